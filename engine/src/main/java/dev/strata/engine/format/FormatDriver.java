@@ -1,0 +1,58 @@
+package dev.strata.engine.format;
+
+import dev.strata.engine.storage.Storage;
+
+import java.io.Closeable;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One layer of an image chain, in one format. Its core is mapping, not I/O: {@link #map} says
+ * where the bytes of a guest range live, and generic code ({@code dev.strata.engine.image})
+ * does the reading and the block status for every format.
+ *
+ * <p>Implementations are thread-safe for concurrent {@code map} calls. Requests reach a
+ * driver already checked against the virtual size by the image layer.
+ */
+public interface FormatDriver extends Closeable {
+
+    /** qemu's name of the format ("qcow2", "raw"). */
+    String formatName();
+
+    /** Guest-visible size in bytes. */
+    long virtualSize();
+
+    /** The host storage holding this layer's metadata (the image file itself). */
+    Storage file();
+
+    /**
+     * All host storages this layer owns, {@link #file()} first (an external data file after),
+     * for "disk size" and for closing.
+     */
+    List<Storage> storages();
+
+    /**
+     * Where the guest bytes at {@code guestOffset} live in this layer.
+     *
+     * @param guestOffset offset below {@link #virtualSize()}, or at/after it for {@code Eof}
+     * @param maxLength   the most the answer may cover, greater than zero
+     * @return a mapping of length in (0, maxLength], or {@code Eof} when guestOffset is at or past
+     *         the virtual size; drivers return runs as long as their metadata makes cheap (one
+     *         table at a time), and generic code merges
+     * @throws dev.strata.engine.StrataException EIO on corrupt metadata
+     */
+    Mapping map(long guestOffset, long maxLength);
+
+    /** Whether the format can have a backing file at all (qemu's supports_backing). */
+    boolean supportsBacking();
+
+    /** The backing file this layer names, if any. */
+    Optional<BackingReference> backing();
+
+    /** Details for {@code info}. */
+    LayerDescription describe();
+
+    /** Closes the layer and its storages. */
+    @Override
+    void close();
+}

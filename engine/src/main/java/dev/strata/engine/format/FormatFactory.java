@@ -1,0 +1,25 @@
+package dev.strata.engine.format;
+
+import dev.strata.engine.storage.Storage;
+
+/**
+ * A format's entry in the {@link FormatRegistry}: a probe and an opener, nbdkit-style.
+ */
+public interface FormatFactory {
+
+    /** qemu's name of the format, as given to {@code -f}. */
+    String name();
+
+    /**
+     * How sure this format is that {@code header} (the first bytes of the file, at most 2048,
+     * fewer if the file is shorter) belongs to it: 0 for no, 100 for a magic match, 1 for raw.
+     */
+    int probe(byte[] header, String fileName);
+
+    /**
+     * Opens one layer over {@code file}. The driver owns {@code file} from now on and closes it.
+     *
+     * @throws dev.strata.engine.StrataException with qemu's message when the header is invalid
+     */
+    FormatDriver open(Storage file, OpenOptions options);
+}

@@ -1,0 +1,87 @@
+package dev.strata.engine.format;
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.storage.Storage;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.ServiceLoader;
+
+/**
+ * The known formats. Probing picks the highest {@link FormatFactory#probe} score, as qemu's
+ * {@code bdrv_probe_all} does (qcow2 100 ... raw 1). Formats register through
+ * {@link ServiceLoader} ({@code META-INF/services/dev.strata.engine.format.FormatFactory}).
+ */
+public final class FormatRegistry {
+    /** How many leading bytes probes see (qemu's BLOCK_PROBE_BUF_SIZE). */
+    public static final int PROBE_BYTES = 2048;
+
+    private static final FormatRegistry DEFAULT = new FormatRegistry(loadFactories());
+
+    private final List<FormatFactory> factories;
+
+    /** A registry over the given factories, in priority order for equal scores. */
+    public FormatRegistry(List<FormatFactory> factories) {
+        this.factories = List.copyOf(factories);
+    }
+
+    /** The registry of every format on the class path. */
+    public static FormatRegistry standard() {
+        return DEFAULT;
+    }
+
+    private static List<FormatFactory> loadFactories() {
+        List<FormatFactory> list = new ArrayList<>();
+        ServiceLoader.load(FormatFactory.class, FormatRegistry.class.getClassLoader()).forEach(list::add);
+        return list;
+    }
+
+    /** The factory called {@code name}, if known. */
+    public Optional<FormatFactory> byName(String name) {
+        return factories.stream().filter(f -> f.name().equals(name)).findFirst();
+    }
+
+    /** The names of all known formats. */
+    public List<String> names() {
+        return factories.stream().map(FormatFactory::name).toList();
+    }
+
+    /**
+     * The factory called {@code name}.
+     *
+     * @throws StrataException EINVAL "Unknown driver 'name'" when there is none
+     */
+    public FormatFactory require(String name) {
+        return byName(name).orElseThrow(
+                () -> new StrataException(ErrorKind.EINVAL, "Unknown driver '" + name + "'"));
+    }
+
+    /**
+     * The best-scoring format for the bytes at the start of {@code file}.
+     *
+     * @throws StrataException EINVAL when no format claims the file (cannot happen with raw)
+     */
+    public FormatFactory probe(Storage file) {
+        int len = (int) Math.min(PROBE_BYTES, Math.max(0, file.size()));
+        ByteBuffer buf = ByteBuffer.allocate(len);
+        file.read(buf, 0);
+        byte[] header = buf.array();
+        FormatFactory best = null;
+        int bestScore = 0;
+        for (FormatFactory f : factories) {
+            int score = f.probe(header, file.name());
+            if (score > bestScore) {
+                best = f;
+                bestScore = score;
+            }
+        }
+        if (best == null) {
+            throw new StrataException(ErrorKind.EINVAL,
+                    "Could not determine image format for '" + file.name() + "'");
+        }
+        return best;
+    }
+}

@@ -1,0 +1,116 @@
+package dev.strata.engine.image;
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReference;
+import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.FormatFactory;
+import dev.strata.engine.format.FormatRegistry;
+import dev.strata.engine.format.OpenOptions;
+import dev.strata.engine.format.PathNames;
+import dev.strata.engine.storage.FileStorage;
+import dev.strata.engine.storage.Storage;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Opens an image and, unless told not to, its whole backing chain. Backing names are combined
+ * with the overlay's directory as qemu does; the backing format comes from the overlay's header,
+ * or from probing when the header records none. A chain that comes back to a file already in it
+ * is refused instead of being opened forever.
+ *
+ * <p>Error messages are qemu's without the outermost "Could not open 'NAME': " that qemu-img
+ * adds; {@link #describeOpenFailure} adds it.
+ */
+public final class ChainOpener {
+    private final FormatRegistry registry;
+
+    public ChainOpener(FormatRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** An opener over every format on the class path. */
+    public static ChainOpener standard() {
+        return new ChainOpener(FormatRegistry.standard());
+    }
+
+    /**
+     * Opens {@code fileName} (format {@code format}, or probed when null) and its chain.
+     *
+     * @throws StrataException with qemu's message, without the "Could not open" prefix
+     */
+    public Image open(String fileName, String format, OpenOptions options) {
+        List<Layer> layers = new ArrayList<>();
+        Set<Path> seen = new HashSet<>();
+        try {
+            Layer top = openLayer(fileName, format, options);
+            layers.add(top);
+            remember(seen, top);
+            if (!options.noBacking()) {
+                openBackingChain(layers, seen, options);
+            }
+            return new ImageChain(layers);
+        } catch (RuntimeException e) {
+            layers.forEach(l -> l.driver().close());
+            throw e;
+        }
+    }
+
+    private void openBackingChain(List<Layer> layers, Set<Path> seen, OpenOptions options) {
+        Layer current = layers.get(0);
+        while (true) {
+            Optional<BackingReference> ref = current.driver().backing();
+            if (ref.isEmpty()) {
+                return;
+            }
+            String name = PathNames.combine(current.fileName(), ref.get().fileName());
+            Layer next;
+            try {
+                next = openLayer(name, ref.get().format(), options);
+            } catch (StrataException e) {
+                throw new StrataException(e.kind(), "Could not open backing file: " + e.getMessage(), e);
+            }
+            if (!remember(seen, next)) {
+                next.driver().close();
+                throw new StrataException(ErrorKind.EINVAL,
+                        "Backing file '" + name + "' creates an infinite loop.");
+            }
+            layers.add(next);
+            current = next;
+        }
+    }
+
+    /** Opens one layer: host file, then format (given or probed). */
+    public Layer openLayer(String fileName, String format, OpenOptions options) {
+        Storage storage = FileStorage.open(fileName, options.readOnly());
+        try {
+            FormatFactory factory = format != null ? registry.require(format) : registry.probe(storage);
+            FormatDriver driver = factory.open(storage, options);
+            return new Layer(driver, fileName, format == null);
+        } catch (RuntimeException e) {
+            storage.close();
+            throw e;
+        }
+    }
+
+    private static boolean remember(Set<Path> seen, Layer layer) {
+        Path p = Path.of(layer.fileName());
+        try {
+            p = p.toRealPath();
+        } catch (IOException e) {
+            p = p.toAbsolutePath().normalize();
+        }
+        return seen.add(p);
+    }
+
+    /** qemu-img's outer wording for a failed open: "Could not open 'NAME': reason". */
+    public static String describeOpenFailure(String fileName, StrataException e) {
+        return "Could not open '" + fileName + "': " + e.getMessage();
+    }
+}

@@ -1,0 +1,208 @@
+package dev.strata.engine.storage;
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * {@link Storage} over a host file: positional I/O through one {@link FileChannel} (thread-safe,
+ * no shared position) plus a second, query-only descriptor for {@code SEEK_DATA}/{@code SEEK_HOLE}
+ * and {@code fstat}.
+ */
+public final class FileStorage implements Storage {
+    private final String name;
+    private final Path path;
+    private final FileChannel channel;
+    private final boolean readOnly;
+    private final int queryFd;
+
+    private FileStorage(String name, Path path, FileChannel channel, boolean readOnly, int queryFd) {
+        this.name = name;
+        this.path = path;
+        this.channel = channel;
+        this.readOnly = readOnly;
+        this.queryFd = queryFd;
+    }
+
+    /**
+     * Opens the host file {@code name} (resolved against the current directory).
+     *
+     * @param readOnly open without write access; writes then fail with EPERM
+     * @throws StrataException ENOENT/EACCES/EIO with qemu's wording
+     *         ("Could not open 'x': No such file or directory")
+     */
+    public static FileStorage open(String name, boolean readOnly) {
+        Path path = Path.of(name);
+        try {
+            FileChannel ch = readOnly
+                    ? FileChannel.open(path, StandardOpenOption.READ)
+                    : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            return new FileStorage(name, path, ch, readOnly, HostFiles.openForQueries(path.toString()));
+        } catch (NoSuchFileException e) {
+            throw new StrataException(ErrorKind.ENOENT, "Could not open '" + name + "': No such file or directory");
+        } catch (AccessDeniedException e) {
+            throw new StrataException(ErrorKind.EACCES, "Could not open '" + name + "': Permission denied");
+        } catch (FileSystemException e) {
+            String reason = e.getReason() == null ? "Input/output error" : e.getReason();
+            if (reason.contains("Is a directory")) {
+                throw new StrataException(ErrorKind.EINVAL, "Could not open '" + name + "': Is a directory");
+            }
+            throw new StrataException(ErrorKind.EIO, "Could not open '" + name + "': " + reason);
+        } catch (IOException e) {
+            throw new StrataException(ErrorKind.EIO, "Could not open '" + name + "': " + e.getMessage());
+        }
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /** The host path of this file. */
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public long size() {
+        try {
+            return channel.size();
+        } catch (IOException e) {
+            throw ioError("get size of", e);
+        }
+    }
+
+    @Override
+    public long allocatedSize() {
+        return HostFiles.allocatedBytes(queryFd);
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public void read(ByteBuffer dst, long offset) {
+        try {
+            long pos = offset;
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, pos);
+                if (n < 0) {
+                    // Past EOF: the rest reads as zeros.
+                    while (dst.hasRemaining()) {
+                        dst.put((byte) 0);
+                    }
+                    return;
+                }
+                pos += n;
+            }
+        } catch (IOException e) {
+            throw ioError("read", e);
+        }
+    }
+
+    @Override
+    public void write(ByteBuffer src, long offset) {
+        requireWritable();
+        try {
+            long pos = offset;
+            while (src.hasRemaining()) {
+                pos += channel.write(src, pos);
+            }
+        } catch (IOException e) {
+            throw ioError("write", e);
+        }
+    }
+
+    @Override
+    public void flush() {
+        if (readOnly) {
+            return;
+        }
+        try {
+            channel.force(true);
+        } catch (IOException e) {
+            throw ioError("flush", e);
+        }
+    }
+
+    @Override
+    public void truncate(long size) {
+        requireWritable();
+        try {
+            long current = channel.size();
+            if (size < current) {
+                channel.truncate(size);
+            } else if (size > current) {
+                // FileChannel cannot grow a file by truncate; a one-byte write at the end does.
+                channel.write(ByteBuffer.allocate(1), size - 1);
+            }
+        } catch (IOException e) {
+            throw ioError("truncate", e);
+        }
+    }
+
+    @Override
+    public Allocation allocationAt(long offset, long maxLength) {
+        long end = size();
+        if (offset >= end) {
+            return new Allocation(false, maxLength);
+        }
+        long limit = Math.min(maxLength, end - offset);
+        long data = HostFiles.seek(queryFd, offset, HostFiles.SEEK_DATA);
+        if (data == HostFiles.NO_MORE) {
+            // Trailing hole: nothing but zeros up to the end.
+            return new Allocation(false, maxLength);
+        }
+        if (data == HostFiles.UNKNOWN) {
+            return new Allocation(true, limit);
+        }
+        if (data > offset) {
+            return new Allocation(false, Math.min(limit, data - offset));
+        }
+        long hole = HostFiles.seek(queryFd, offset, HostFiles.SEEK_HOLE);
+        if (hole <= offset) {
+            return new Allocation(true, limit);
+        }
+        return new Allocation(true, Math.min(limit, hole - offset));
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // Closing a read channel cannot lose data; nothing useful to report.
+        } finally {
+            HostFiles.close(queryFd);
+        }
+    }
+
+    private void requireWritable() {
+        if (readOnly) {
+            throw new StrataException(ErrorKind.EPERM, "Could not write to '" + name + "': image is read-only");
+        }
+    }
+
+    private StrataException ioError(String what, IOException e) {
+        if (e instanceof ClosedChannelException) {
+            return new StrataException(ErrorKind.EIO, "Could not " + what + " '" + name + "': file is closed", e);
+        }
+        return new StrataException(ErrorKind.EIO, "Could not " + what + " '" + name + "': " + e.getMessage(), e);
+    }
+
+    @Override
+    public String toString() {
+        return "FileStorage[" + name + "]";
+    }
+}

@@ -1,0 +1,80 @@
+package dev.strata.engine.storage;
+
+import dev.strata.engine.StrataException;
+
+import java.io.Closeable;
+import java.nio.ByteBuffer;
+
+/**
+ * Positional bytes of one host object (today a host file; later an HTTP object or an NBD
+ * export). Implementations are thread-safe: there is no shared position, so any number of
+ * threads may read concurrently.
+ *
+ * <p>All failures are {@link StrataException}s with a qemu-style message.
+ */
+public interface Storage extends Closeable {
+
+    /**
+     * The name this storage was opened under, exactly as the user (or a backing-file
+     * reference) spelled it; qemu-img prints this in {@code map} and {@code check}.
+     */
+    String name();
+
+    /** Current length in bytes. */
+    long size();
+
+    /**
+     * Bytes the host really allocates for this object (st_blocks * 512 for files), as
+     * {@code qemu-img info} reports in "disk size"; -1 when unknown.
+     */
+    long allocatedSize();
+
+    /** Whether this storage was opened without write access. */
+    boolean isReadOnly();
+
+    /**
+     * Reads {@code dst.remaining()} bytes starting at {@code offset}. Bytes past the end of the
+     * storage read as zeros (qemu's file driver does the same for short reads of the last
+     * sector). On return {@code dst} is full.
+     */
+    void read(ByteBuffer dst, long offset);
+
+    /**
+     * Writes all of {@code src} at {@code offset}, extending the object if needed.
+     *
+     * @throws StrataException EPERM if the storage is read-only
+     */
+    void write(ByteBuffer src, long offset);
+
+    /** Makes completed writes durable. */
+    void flush();
+
+    /** Sets the length; new bytes read as zeros. */
+    void truncate(long size);
+
+    /**
+     * Says whether the bytes at {@code offset} are backed by data or are a hole, and how far
+     * that state lasts (at most {@code maxLength}), from {@code SEEK_DATA}/{@code SEEK_HOLE}
+     * on the host. A storage that cannot tell reports everything as data. An offset at or past
+     * the end is a hole of {@code maxLength}.
+     */
+    Allocation allocationAt(long offset, long maxLength);
+
+    /** Closes the storage; further calls fail. Never throws a checked exception. */
+    @Override
+    void close();
+
+    /**
+     * One run of a host object in one allocation state.
+     *
+     * @param data   true for data, false for a hole (reads as zeros)
+     * @param length length of the run, greater than zero
+     */
+    record Allocation(boolean data, long length) {
+        public Allocation {
+            if (length <= 0) {
+                throw new IllegalArgumentException("allocation run must be non-empty");
+            }
+        }
+    }
+}
