@@ -1,0 +1,29 @@
+package dev.strata.cli;
+
+import dev.strata.engine.StrataException;
+
+import java.io.PrintStream;
+
+/**
+ * Where a command writes and under which name it reports errors. Tests run the CLI in-process
+ * with their own streams; the launcher passes the program name it was called by (qemu-img also
+ * prints the basename of argv[0] before its errors).
+ *
+ * @param programName prefix of error lines ("strata-img")
+ * @param debug       print stack traces of unexpected failures
+ */
+public record CliContext(PrintStream out, PrintStream err, String programName, boolean debug) {
+
+    /** Prints {@code programName: message} on stderr, as qemu's error_report does. */
+    public void error(String message) {
+        err.println(programName + ": " + message);
+    }
+
+    /** Prints the error line of {@code e}, and its stack trace with --debug. */
+    public void error(StrataException e) {
+        error(e.getMessage());
+        if (debug) {
+            e.printStackTrace(err);
+        }
+    }
+}

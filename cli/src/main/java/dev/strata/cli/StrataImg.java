@@ -1,0 +1,37 @@
+package dev.strata.cli;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/**
+ * Entry point of {@code strata-img}, the qemu-img drop-in. {@link #run} is the in-process entry
+ * that tests use; {@link #main} is what the launcher calls.
+ *
+ * <p>Subcommand classes live in {@code dev.strata.cli.command}, one per qemu-img verb; the
+ * dispatcher parses the global options and hands the rest to the verb.
+ */
+public final class StrataImg {
+    /** System property the launcher sets to the name it was invoked as. */
+    public static final String PROGRAM_NAME_PROPERTY = "strata.progname";
+
+    private StrataImg() {
+    }
+
+    public static void main(String[] args) {
+        String name = System.getProperty(PROGRAM_NAME_PROPERTY, "strata-img");
+        boolean debug = Arrays.asList(args).contains("--debug") || System.getenv("STRATA_DEBUG") != null;
+        int code = run(args, new CliContext(System.out, System.err, name, debug));
+        System.out.flush();
+        System.exit(code);
+    }
+
+    /** Runs one command line with the given streams and returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, new CliContext(out, err, "strata-img", false));
+    }
+
+    /** Runs one command line in {@code ctx} and returns the exit code (qemu-img's codes). */
+    public static int run(String[] args, CliContext ctx) {
+        return Dispatcher.dispatch(args, ctx);
+    }
+}
