@@ -1,7 +1,6 @@
 package dev.strata.cli;
 
 import java.io.PrintStream;
-import java.util.Arrays;
 
 /**
  * Entry point of {@code strata-img}, the qemu-img drop-in. {@link #run} is the in-process entry
@@ -19,7 +18,8 @@ public final class StrataImg {
 
     public static void main(String[] args) {
         String name = System.getProperty(PROGRAM_NAME_PROPERTY, "strata-img");
-        boolean debug = Arrays.asList(args).contains("--debug") || System.getenv("STRATA_DEBUG") != null;
+        // "--debug" before the verb is a global option the dispatcher handles; this is the other way.
+        boolean debug = System.getenv("STRATA_DEBUG") != null;
         int code = run(args, new CliContext(System.out, System.err, name, debug));
         System.out.flush();
         System.exit(code);

@@ -1,19 +1,28 @@
 package dev.strata.cli;
 
+import dev.strata.cli.command.CheckCommand;
+import dev.strata.cli.command.CompareCommand;
+import dev.strata.cli.command.InfoCommand;
+import dev.strata.cli.command.MapCommand;
+
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
 
 /**
- * The qemu-img verbs strata-img knows, in qemu-img's help order. Each verb is a picocli
- * {@code @Command} object implementing {@code Callable<Integer>} (its exit code), built from
- * the {@link CliContext} it must write to.
+ * The qemu-img verbs strata-img knows. Each verb is a picocli {@code @Command} object
+ * implementing {@code Callable<Integer>} (its exit code), built from the {@link CliContext} it
+ * must write to; its options are parsed by {@link VerbParser} with qemu-img's getopt rules.
+ * Register a verb with one line in the static block.
  */
 final class Verbs {
     private static final Map<String, Function<CliContext, Object>> VERBS = new LinkedHashMap<>();
 
     static {
-        // Registered as they become available; a verb missing here is reported as unknown.
+        VERBS.put("check", CheckCommand::new);
+        VERBS.put("compare", CompareCommand::new);
+        VERBS.put("info", InfoCommand::new);
+        VERBS.put("map", MapCommand::new);
     }
 
     private Verbs() {
@@ -23,6 +32,11 @@ final class Verbs {
     static Object create(String name, CliContext ctx) {
         Function<CliContext, Object> f = VERBS.get(name);
         return f == null ? null : f.apply(ctx);
+    }
+
+    /** Whether {@code name} is a registered verb. */
+    static boolean isKnown(String name) {
+        return VERBS.containsKey(name);
     }
 
     /** Names of the registered verbs. */

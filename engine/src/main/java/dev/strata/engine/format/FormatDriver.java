@@ -32,6 +32,16 @@ public interface FormatDriver extends Closeable {
     List<Storage> storages();
 
     /**
+     * What {@code qemu-img info} reports as "disk size": the bytes the host allocates for this
+     * layer, or -1 when unknown. qemu-img 7.2 counts the image file only (an external qcow2
+     * data file is not included); formats whose metadata spans several files (vmdk extents)
+     * override this to sum them.
+     */
+    default long allocatedFileSize() {
+        return file().allocatedSize();
+    }
+
+    /**
      * Where the guest bytes at {@code guestOffset} live in this layer.
      *
      * @param guestOffset offset below {@link #virtualSize()}, or at/after it for {@code Eof}

@@ -88,9 +88,11 @@ public final class ChainOpener {
 
     /** Opens one layer: host file, then format (given or probed). */
     public Layer openLayer(String fileName, String format, OpenOptions options) {
+        // qemu looks the driver up before touching the file: "-f bogus missing" is "Unknown driver".
+        FormatFactory given = format != null ? registry.require(format) : null;
         Storage storage = FileStorage.open(fileName, options.readOnly());
         try {
-            FormatFactory factory = format != null ? registry.require(format) : registry.probe(storage);
+            FormatFactory factory = given != null ? given : registry.probe(storage);
             FormatDriver driver = factory.open(storage, options);
             return new Layer(driver, fileName, format == null);
         } catch (RuntimeException e) {

@@ -1,0 +1,151 @@
+package dev.strata.cli.command;
+
+import dev.strata.cli.CliContext;
+import dev.strata.cli.Diagnostics;
+import dev.strata.cli.OptionHook;
+import dev.strata.cli.SizeParser;
+import dev.strata.cli.output.MapJson;
+import dev.strata.cli.output.MapText;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.OpenOptions;
+import dev.strata.engine.image.ChainOpener;
+import dev.strata.engine.image.Image;
+import dev.strata.engine.ops.map.MapOperation;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code map}: qemu-img 7.2's {@code img_map}. Entries are printed as the walk completes them;
+ * a block-status failure or (human output) data without a host offset stops the output where
+ * qemu-img stops it, with exit code 1.
+ */
+@Command(name = "map")
+public final class MapCommand implements Callable<Integer>, OptionHook {
+    private final CliContext ctx;
+
+    @Option(names = {"-h", "--help"})
+    boolean help;
+
+    @Option(names = {"-f", "--format"})
+    String format;
+
+    @Option(names = "--output")
+    String output;
+
+    @Option(names = "--object")
+    List<String> objects;
+
+    @Option(names = "--image-opts")
+    boolean imageOpts;
+
+    @Option(names = {"-U", "--force-share"})
+    boolean forceShare;
+
+    @Option(names = {"-s", "--start-offset"})
+    String startOffsetText;
+
+    @Option(names = {"-l", "--max-length"})
+    String maxLengthText;
+
+    @Parameters(arity = "0..*")
+    List<String> files;
+
+    private long startOffset;
+    private long maxLength = MapOperation.NO_LIMIT;
+
+    public MapCommand(CliContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public Integer onOption(String longestName, String value) {
+        switch (longestName) {
+            case "--object":
+                return ObjectOptions.process(ctx, value);
+            case "--start-offset":
+                startOffset = SizeParser.cvtnum(ctx, "start offset", value);
+                return startOffset < 0 ? 1 : null;
+            case "--max-length":
+                maxLength = SizeParser.cvtnum(ctx, "max length", value);
+                return maxLength < 0 ? 1 : null;
+            default:
+                return null;
+        }
+    }
+
+    @Override
+    public Integer call() {
+        if (files == null || files.size() != 1) {
+            return Diagnostics.tryHelp(ctx, "Expecting one image file name");
+        }
+        OutputFormat fmt = OutputFormat.parse(ctx, output);
+        if (fmt == null) {
+            return 1;
+        }
+        Image image;
+        try {
+            ImageOpts.Resolved r = ImageOpts.resolve(imageOpts, files.get(0), format);
+            image = Opening.open(r, forceShare);
+        } catch (StrataException e) {
+            ctx.error(e);
+            return 1;
+        }
+        try (image) {
+            return fmt == OutputFormat.JSON ? json(image) : human(image);
+        }
+    }
+
+    private int json(Image image) {
+        PrintStream out = ctx.out();
+        out.print(MapJson.header());
+        try {
+            MapOperation.walk(image, startOffset, maxLength, (e, last) -> {
+                out.print(MapJson.entry(e, last));
+                return true;
+            });
+        } catch (StrataException e) {
+            return metadataError(e);
+        }
+        out.print(MapJson.footer());
+        return 0;
+    }
+
+    private int human(Image image) {
+        PrintStream out = ctx.out();
+        out.print(MapText.header());
+        boolean[] first = {true};
+        boolean completed;
+        try {
+            completed = MapOperation.walk(image, startOffset, maxLength, (e, last) -> {
+                MapText.Line line = MapText.entry(e, first[0]);
+                first[0] = false;
+                if (line instanceof MapText.Line.Error) {
+                    out.flush();
+                    ctx.error(MapText.NO_OFFSET_ERROR);
+                    return false;
+                }
+                if (line instanceof MapText.Line.Print p) {
+                    out.print(p.text());
+                }
+                return true;
+            });
+        } catch (StrataException e) {
+            return metadataError(e);
+        }
+        return completed ? 0 : 1;
+    }
+
+    private int metadataError(StrataException e) {
+        ctx.out().flush();
+        ctx.error("Could not read file metadata: " + Diagnostics.strerror(e.kind()));
+        if (ctx.debug()) {
+            e.printStackTrace(ctx.err());
+        }
+        return 1;
+    }
+}

@@ -1,0 +1,77 @@
+package dev.strata.engine.ops.map;
+
+import dev.strata.engine.image.Extent;
+import dev.strata.engine.image.Image;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code qemu-img map}: the merged block status of a guest range, exactly the entries qemu-img
+ * 7.2's {@code img_map} dumps, in the order and at the moments it dumps them.
+ *
+ * <p>The range is [start, min(start + maxLength, size)), with qemu's arithmetic (a sum that
+ * overflows wraps, and an empty range results). Entries are handed out as soon as the next
+ * block status shows they are complete, so a failure part-way leaves the earlier entries
+ * delivered, as qemu-img's output does. When the range is empty qemu-img still dumps its
+ * initial, zero-length entry at {@code start}; so does this operation.
+ */
+public final class MapOperation {
+    /** {@code maxLength} meaning "to the end of the image" (qemu's default of -1). */
+    public static final long NO_LIMIT = -1;
+
+    /** Receives the entries of a walk. */
+    @FunctionalInterface
+    public interface Sink {
+        /**
+         * One complete entry.
+         *
+         * @param last whether this is the final entry of the walk
+         * @return false to stop the walk (the renderer found an entry it cannot print)
+         */
+        boolean entry(Extent entry, boolean last);
+    }
+
+    private MapOperation() {
+    }
+
+    /**
+     * Walks {@code image} from {@code start} for at most {@code maxLength} bytes
+     * ({@link #NO_LIMIT} for all), handing each merged entry to {@code sink}.
+     *
+     * @return true when the walk ran to the end, false when the sink stopped it
+     * @throws dev.strata.engine.StrataException when block status fails (corrupt metadata);
+     *         entries before the failure have been delivered
+     */
+    public static boolean walk(Image image, long start, long maxLength, Sink sink) {
+        long end = image.size();
+        if (maxLength != NO_LIMIT) {
+            end = Math.min(start + maxLength, end);
+        }
+        Extent curr = null;
+        long pos = start;
+        while (pos < end) {
+            Extent next = image.blockStatusAt(pos, end - pos);
+            if (curr != null && curr.mergeableWith(next)) {
+                curr = curr.extendedBy(next);
+            } else {
+                if (curr != null && !sink.entry(curr, false)) {
+                    return false;
+                }
+                curr = next;
+            }
+            pos = next.end();
+        }
+        if (curr == null) {
+            curr = new Extent(start, 0, 0, false, false, false, false, -1, null);
+        }
+        return sink.entry(curr, true);
+    }
+
+    /** All entries of the walk as a list (for callers that need no streaming). */
+    public static List<Extent> map(Image image, long start, long maxLength) {
+        List<Extent> list = new ArrayList<>();
+        walk(image, start, maxLength, (e, last) -> list.add(e));
+        return list;
+    }
+}
