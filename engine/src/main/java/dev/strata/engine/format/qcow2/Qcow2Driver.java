@@ -1,0 +1,280 @@
+package dev.strata.engine.format.qcow2;
+
+/*
+ * Design note: the qcow2 read driver. Opening mirrors qemu's qcow2_do_open (header and
+ * extensions, active L1 table, LUKS header, external data file, snapshot table, bitmap
+ * directory) so that broken images fail with qemu's message at the same step. After opening,
+ * everything is immutable except two caches (L2 slices, decoded compressed clusters) that are
+ * safe for concurrent use, so map() may be called from any number of threads.
+ *
+ * map() answers one run of one subcluster type, at most one L2 slice long, translated to our
+ * Mapping the way qemu's qcow2_co_block_status reports it:
+ *   NORMAL            -> Raw (Coded when encrypted: DATA without an offset); with
+ *                        metadata preallocation detected, host holes add ZERO (BDRV_BLOCK_RECURSE)
+ *   COMPRESSED        -> Coded(compressed), decoded in the calling thread
+ *   ZERO_PLAIN        -> Zero without host location
+ *   ZERO_ALLOC        -> Zero with its host location (none when encrypted)
+ *   UNALLOCATED_PLAIN -> Unallocated
+ *   UNALLOCATED_ALLOC -> Unallocated with its host location (none when encrypted)
+ *
+ * External data files: qemu-img 7.2 opens a relative data file name relative to the current
+ * directory (verified with the real tool), and its 'info' works without the data file. So the
+ * data file is opened at open time but a failure is only reported by map().
+ */
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReference;
+import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.LayerDescription;
+import dev.strata.engine.format.Mapping;
+import dev.strata.engine.format.OpenOptions;
+import dev.strata.engine.format.SnapshotInfo;
+import dev.strata.engine.storage.FileStorage;
+import dev.strata.engine.storage.Storage;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/** One qcow2 layer, read-only. */
+public final class Qcow2Driver implements FormatDriver {
+    private static final int DECODED_SLOTS = 16;
+
+    private final Storage file;
+    private final Qcow2Header header;
+    private final Qcow2L1Table l1;
+    private final Qcow2ClusterMapper mapper;
+    private final Qcow2SnapshotTable snapshots;
+    private final Qcow2BitmapDirectory bitmaps;
+    private final Qcow2LuksHeader luks;
+    private final Storage dataFile;
+    private final StrataException dataFileError;
+    private final long virtualSize;
+    private final boolean encrypted;
+    private final AtomicReferenceArray<Decoded> decoded = new AtomicReferenceArray<>(DECODED_SLOTS);
+    private volatile Boolean metadataPreallocated;
+
+    /** A decoded compressed cluster, keyed by its descriptor. */
+    private record Decoded(long descriptor, byte[] data) {
+    }
+
+    private Qcow2Driver(Storage file, Qcow2Header header, Qcow2L1Table l1, Qcow2LuksHeader luks, Storage dataFile,
+                       StrataException dataFileError, Qcow2SnapshotTable snapshots, Qcow2BitmapDirectory bitmaps) {
+        this.file = file;
+        this.header = header;
+        this.l1 = l1;
+        this.luks = luks;
+        this.dataFile = dataFile;
+        this.dataFileError = dataFileError;
+        this.snapshots = snapshots;
+        this.bitmaps = bitmaps;
+        this.virtualSize = header.virtualSize();
+        this.encrypted = header.cryptMethod() != 0;
+        this.mapper = new Qcow2ClusterMapper(header, l1, Qcow2L2Cache.forImage(file, header));
+    }
+
+    /**
+     * Opens a qcow2 layer over {@code file}, which the driver then owns.
+     *
+     * @throws StrataException with qemu's message (no "Could not open" prefix) for an invalid
+     *         image; EACCES "qcow2: Image is corrupt; cannot be opened read/write" for a
+     *         corrupt image opened for writing (read-only opens of corrupt images are allowed)
+     */
+    public static Qcow2Driver open(Storage file, OpenOptions options) {
+        Qcow2Header header = Qcow2Header.parse(file);
+        if (header.corrupt() && !options.readOnly()) {
+            throw new StrataException(ErrorKind.EACCES, "qcow2: Image is corrupt; cannot be opened read/write");
+        }
+        Qcow2L1Table l1 = Qcow2L1Table.parse(file, header.l1TableOffset(), header.l1Size());
+        Storage dataFile = null;
+        StrataException dataFileError = null;
+        if (header.hasDataFile()) {
+            try {
+                dataFile = FileStorage.open(header.dataFileName(), options.readOnly());
+            } catch (StrataException e) {
+                dataFileError = e;
+            }
+        }
+        try {
+            Qcow2LuksHeader luks = null;
+            Qcow2HeaderExtension.CryptoHeader ch = header.cryptoHeader();
+            if (header.cryptMethod() == 2 && ch != null) {
+                luks = Qcow2LuksHeader.parse(file, ch.offset(), ch.length());
+            }
+            Qcow2SnapshotTable snapshots = Qcow2SnapshotTable.parse(file, header.snapshotsOffset(),
+                    header.nbSnapshots());
+            Qcow2BitmapDirectory bitmaps = Qcow2BitmapDirectory.parse(file, header);
+            bitmaps.checkTables(file, header.clusterSize(), header.virtualSize());
+            return new Qcow2Driver(file, header, l1, luks, dataFile, dataFileError, snapshots, bitmaps);
+        } catch (RuntimeException e) {
+            if (dataFile != null) {
+                dataFile.close();
+            }
+            throw e;
+        }
+    }
+
+    /** The parsed header. */
+    public Qcow2Header header() {
+        return header;
+    }
+
+    /** The active L1 table. */
+    public Qcow2L1Table l1Table() {
+        return l1;
+    }
+
+    /** The internal snapshot table. */
+    public Qcow2SnapshotTable snapshotTable() {
+        return snapshots;
+    }
+
+    /** The persistent bitmap directory (empty when there are no consistent bitmaps). */
+    public Qcow2BitmapDirectory bitmapDirectory() {
+        return bitmaps;
+    }
+
+    @Override
+    public String formatName() {
+        return Qcow2Format.NAME;
+    }
+
+    @Override
+    public long virtualSize() {
+        return virtualSize;
+    }
+
+    @Override
+    public Storage file() {
+        return file;
+    }
+
+    @Override
+    public List<Storage> storages() {
+        return dataFile == null ? List.of(file) : List.of(file, dataFile);
+    }
+
+    @Override
+    public Mapping map(long guestOffset, long maxLength) {
+        if (guestOffset >= virtualSize) {
+            return new Mapping.Eof();
+        }
+        if (dataFileError != null) {
+            throw new StrataException(dataFileError.kind(), dataFileError.getMessage(), dataFileError);
+        }
+        long length = Math.min(maxLength, virtualSize - guestOffset);
+        Qcow2ClusterMapper.Run run = mapper.lookup(guestOffset, length);
+        long len = run.length();
+        Storage data = dataFile != null ? dataFile : file;
+        switch (run.type()) {
+            case NORMAL:
+                if (encrypted) {
+                    return new Mapping.Coded(len, false, this::readEncrypted);
+                }
+                return new Mapping.Raw(data, run.hostOffset(), len,
+                        metadataPreallocated() ? Mapping.HostHoles.MARK_ZERO : Mapping.HostHoles.IGNORE);
+            case COMPRESSED: {
+                Qcow2L2Entry entry = run.entry();
+                int inCluster = (int) (guestOffset & (header.clusterSize() - 1));
+                return new Mapping.Coded(len, true, (dst, skip) -> readCompressed(entry, inCluster + skip, dst));
+            }
+            case ZERO_PLAIN:
+                return Mapping.Zero.plain(len);
+            case ZERO_ALLOC:
+                return encrypted ? Mapping.Zero.plain(len) : new Mapping.Zero(len, data, run.hostOffset());
+            case UNALLOCATED_PLAIN:
+                return new Mapping.Unallocated(len);
+            case UNALLOCATED_ALLOC:
+                return encrypted ? new Mapping.Unallocated(len) : new Mapping.Unallocated(len, data, run.hostOffset());
+            default:
+                throw StrataException.io("unexpected cluster type " + run.type());
+        }
+    }
+
+    private void readEncrypted(ByteBuffer dst, long skip) {
+        String format = header.cryptMethod() == 1 ? "aes" : "luks";
+        throw new StrataException(ErrorKind.ENOTSUP, "Cannot read encrypted data of '" + file.name()
+                + "': decrypting qcow2 images (encrypt.format=" + format + ") is not supported");
+    }
+
+    private void readCompressed(Qcow2L2Entry entry, long from, ByteBuffer dst) {
+        byte[] cluster = decode(entry);
+        dst.put(cluster, (int) from, dst.remaining());
+    }
+
+    /** The guest bytes of a compressed cluster, from a small direct-mapped cache or decoded now. */
+    private byte[] decode(Qcow2L2Entry entry) {
+        long descriptor = entry.entry() & ~Qcow2L2Entry.OFLAG_COPIED;
+        int slot = (int) ((descriptor ^ (descriptor >>> 17) ^ (descriptor >>> 31)) & (DECODED_SLOTS - 1));
+        Decoded d = decoded.get(slot);
+        if (d != null && d.descriptor() == descriptor) {
+            return d.data();
+        }
+        int clusterBits = header.clusterBits();
+        long hostOffset = entry.compressedHostOffset(clusterBits);
+        int size = (int) entry.compressedSize(clusterBits);
+        byte[] src = HostReads.bytes(file, hostOffset, size);
+        byte[] out = new byte[header.clusterSize()];
+        try {
+            Qcow2Compression.decompress(header.compressionType(), src, out);
+        } catch (StrataException e) {
+            throw new StrataException(ErrorKind.EIO, "Could not decompress the compressed cluster at host offset "
+                    + Qcow2ClusterMapper.hex(hostOffset) + " of '" + file.name() + "': Input/output error", e);
+        }
+        decoded.set(slot, new Decoded(descriptor, out));
+        return out;
+    }
+
+    /** Whether qemu would see this image as metadata-preallocated (checked once, lazily). */
+    private boolean metadataPreallocated() {
+        Boolean v = metadataPreallocated;
+        if (v == null) {
+            synchronized (this) {
+                v = metadataPreallocated;
+                if (v == null) {
+                    v = Qcow2Refcounts.detectMetadataPreallocation(file, header);
+                    metadataPreallocated = v;
+                }
+            }
+        }
+        return v;
+    }
+
+    @Override
+    public boolean supportsBacking() {
+        return true;
+    }
+
+    @Override
+    public Optional<BackingReference> backing() {
+        if (header.backingFileName() == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new BackingReference(header.backingFileName(), header.backingFormat()));
+    }
+
+    @Override
+    public LayerDescription describe() {
+        List<SnapshotInfo> list = new ArrayList<>();
+        for (Qcow2SnapshotTable.Entry e : snapshots.entries()) {
+            list.add(new SnapshotInfo(e.id(), e.name(), e.vmStateSize(), e.dateSec(), e.dateNsec(), e.vmClockNsec(),
+                    e.icount()));
+        }
+        return new LayerDescription(header.clusterSize(), encrypted, header.dirty(), list,
+                Qcow2InfoSpecific.build(header, bitmaps, luks));
+    }
+
+    @Override
+    public void close() {
+        try {
+            file.close();
+        } finally {
+            if (dataFile != null) {
+                dataFile.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package dev.strata.engine.format.qcow2;
+
+/*
+ * Design note: the L2 metadata cache, sized like qemu's default (read_cache_sizes): enough to
+ * cover the whole disk but at most 32 MiB, in slices of one cluster when it covers the whole
+ * disk and of min(cluster, 4 KiB) otherwise. It is a striped LRU: sixteen independently locked
+ * segments, so concurrent lookups of different slices do not serialise on one lock, and each
+ * lock is held only for a hash-map operation (never during I/O). A miss reads the slice
+ * without holding any lock; two threads missing the same slice may both read it, which is
+ * harmless because the driver never writes. Slices are immutable long[] words.
+ */
+
+import dev.strata.engine.storage.Storage;
+
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** A concurrent LRU cache of L2 table slices. */
+final class Qcow2L2Cache {
+    /** qemu's DEFAULT_L2_CACHE_MAX_SIZE on Linux. */
+    static final long DEFAULT_MAX_BYTES = 32L * 1024 * 1024;
+    /** qemu's MIN_L2_CACHE_SIZE, in entries. */
+    static final int MIN_ENTRIES = 2;
+    private static final int SEGMENTS = 16;
+
+    private final Storage file;
+    private final int sliceBytes;
+    private final Segment[] segments = new Segment[SEGMENTS];
+
+    /**
+     * @param file       the image file holding the L2 tables
+     * @param sliceBytes bytes per slice (a power of two dividing the cluster size)
+     * @param capacity   total number of slices kept
+     */
+    Qcow2L2Cache(Storage file, int sliceBytes, int capacity) {
+        this.file = file;
+        this.sliceBytes = sliceBytes;
+        int perSegment = Math.max(1, (capacity + SEGMENTS - 1) / SEGMENTS);
+        for (int i = 0; i < SEGMENTS; i++) {
+            segments[i] = new Segment(perSegment);
+        }
+    }
+
+    /** Cache geometry for an image, following qemu's read_cache_sizes defaults. */
+    static Qcow2L2Cache forImage(Storage file, Qcow2Header header) {
+        long clusterSize = header.clusterSize();
+        long guestClusters = (header.virtualSize() + clusterSize - 1) / clusterSize;
+        long maxL2Cache = ((guestClusters * header.l2EntrySize() + clusterSize - 1) / clusterSize) * clusterSize;
+        long cacheBytes = Math.min(maxL2Cache, DEFAULT_MAX_BYTES);
+        int slice = cacheBytes < maxL2Cache ? (int) Math.min(clusterSize, 4096) : (int) clusterSize;
+        int entries = (int) Math.max(MIN_ENTRIES, cacheBytes / slice);
+        return new Qcow2L2Cache(file, slice, entries);
+    }
+
+    /** Bytes per slice. */
+    int sliceBytes() {
+        return sliceBytes;
+    }
+
+    /**
+     * The words of the slice at host offset {@code sliceOffset} (an L2 table offset plus a
+     * multiple of the slice size).
+     */
+    long[] slice(long sliceOffset) {
+        Segment seg = segments[(int) (mix(sliceOffset) & (SEGMENTS - 1))];
+        long[] words = seg.get(sliceOffset);
+        if (words == null) {
+            ByteBuffer b = HostReads.read(file, sliceOffset, sliceBytes);
+            words = new long[sliceBytes / 8];
+            b.asLongBuffer().get(words);
+            seg.put(sliceOffset, words);
+        }
+        return words;
+    }
+
+    private static long mix(long key) {
+        long h = key * 0x9E3779B97F4A7C15L;
+        return h ^ (h >>> 29);
+    }
+
+    /** One independently locked LRU segment. */
+    private static final class Segment {
+        private final LinkedHashMap<Long, long[]> map;
+
+        Segment(int capacity) {
+            this.map = new LinkedHashMap<>(16, 0.75f, true) {
+                private static final long serialVersionUID = 1L;
+
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<Long, long[]> eldest) {
+                    return size() > capacity;
+                }
+            };
+        }
+
+        synchronized long[] get(long key) {
+            return map.get(key);
+        }
+
+        synchronized void put(long key, long[] words) {
+            map.put(key, words);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package dev.strata.engine.format.qcow2;
+
+/*
+ * Design note: read-only refcount lookups, just enough for qemu's metadata-preallocation
+ * heuristic (qcow2_detect_metadata_preallocation): count clusters with a non-zero refcount until
+ * there are clearly more of them than the host file has allocated. The refcount table is read
+ * lazily (bounded by qemu's 8 MiB limit and by the file size) and one refcount block at a time
+ * is kept, since the heuristic walks clusters in order.
+ */
+
+import dev.strata.engine.StrataException;
+import dev.strata.engine.storage.Storage;
+
+import java.nio.ByteBuffer;
+
+/** Refcount lookups over the refcount table of an image. Not thread-safe; use per task. */
+final class Qcow2Refcounts {
+    /** Offset bits of a refcount table entry. */
+    static final long REFT_OFFSET_MASK = 0xfffffffffffffe00L;
+
+    private final Storage file;
+    private final int clusterBits;
+    private final int refcountOrder;
+    private final int blockBits;
+    private final long[] table;
+    private final long tableSize;
+    private long cachedBlockOffset = -1;
+    private ByteBuffer cachedBlock;
+
+    Qcow2Refcounts(Storage file, Qcow2Header header) {
+        this.file = file;
+        this.clusterBits = header.clusterBits();
+        this.refcountOrder = (int) header.refcountOrder();
+        this.blockBits = clusterBits - (refcountOrder - 3);
+        long entries = header.refcountTableClusters() << (clusterBits - 3);
+        // The refcount table is a table of 64-bit entries like L1; read it the same bounded way.
+        this.table = Qcow2L1Table.parse(file, header.refcountTableOffset(), entries).stored();
+        this.tableSize = entries;
+    }
+
+    /**
+     * The refcount of host cluster {@code clusterIndex}.
+     *
+     * @throws StrataException EIO for an unaligned refcount block
+     */
+    long refcount(long clusterIndex) {
+        long tableIndex = clusterIndex >>> blockBits;
+        if (tableIndex >= tableSize) {
+            return 0;
+        }
+        long blockOffset = tableIndex < table.length ? table[(int) tableIndex] & REFT_OFFSET_MASK : 0;
+        if (blockOffset == 0) {
+            return 0;
+        }
+        if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
+            throw StrataException.io("Refblock offset " + Qcow2ClusterMapper.hex(blockOffset)
+                    + " unaligned (reftable index: " + Qcow2ClusterMapper.hex(tableIndex) + ")");
+        }
+        if (blockOffset != cachedBlockOffset) {
+            cachedBlock = HostReads.read(file, blockOffset, 1 << clusterBits);
+            cachedBlockOffset = blockOffset;
+        }
+        long index = clusterIndex & ((1L << blockBits) - 1);
+        return entry(cachedBlock, index);
+    }
+
+    private long entry(ByteBuffer block, long index) {
+        int bits = 1 << refcountOrder;
+        switch (bits) {
+            case 64:
+                return block.getLong((int) index * 8);
+            case 32:
+                return block.getInt((int) index * 4) & 0xffffffffL;
+            case 16:
+                return block.getShort((int) index * 2) & 0xffff;
+            case 8:
+                return block.get((int) index) & 0xff;
+            default: {
+                long bitIndex = index * bits;
+                int b = block.get((int) (bitIndex >>> 3)) & 0xff;
+                return (b >>> (bitIndex & 7)) & ((1 << bits) - 1);
+            }
+        }
+    }
+
+    /**
+     * qemu's qcow2_detect_metadata_preallocation: true when clearly more clusters are in use
+     * (non-zero refcount) than the host file has allocated, i.e. data clusters are reserved but
+     * not written. Any failure (unknown allocation, corrupt refcounts) answers false, as qemu
+     * treats errors as "not preallocated".
+     */
+    static boolean detectMetadataPreallocation(Storage file, Qcow2Header header) {
+        try {
+            long fileLength = file.size();
+            long allocated = file.allocatedSize();
+            if (allocated < 0) {
+                return false;
+            }
+            long clusterSize = header.clusterSize();
+            long realClusters = allocated / clusterSize;
+            long threshold = Math.max(realClusters * 10 / 9, realClusters + 2);
+            long endCluster = (fileLength + clusterSize - 1) / clusterSize;
+            Qcow2Refcounts refcounts = new Qcow2Refcounts(file, header);
+            long count = 0;
+            for (long i = 0; i < endCluster && count < threshold; i++) {
+                if (refcounts.refcount(i) != 0) {
+                    count++;
+                }
+            }
+            return count >= threshold;
+        } catch (StrataException e) {
+            return false;
+        }
+    }
+}
