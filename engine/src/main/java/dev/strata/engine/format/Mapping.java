@@ -65,8 +65,19 @@ public sealed interface Mapping {
         }
     }
 
-    /** The layer does not hold this range; look in the backing layer (zeros if there is none). */
-    record Unallocated(long length) implements Mapping {
+    /**
+     * The layer does not hold this range; look in the backing layer (zeros if there is none).
+     *
+     * @param storage    where a host cluster is nevertheless reserved for the range (qcow2
+     *                   UNALLOCATED_ALLOC subclusters), or null; block status reports it as the
+     *                   offset when the walk down the chain stops at this layer
+     * @param hostOffset host offset in {@code storage}; meaningful only when storage is non-null
+     */
+    record Unallocated(long length, Storage storage, long hostOffset) implements Mapping {
+        /** An unallocated range with no host location. */
+        public Unallocated(long length) {
+            this(length, null, 0);
+        }
     }
 
     /** The offset is at or past the virtual size. */

@@ -143,8 +143,8 @@ public final class ImageChain implements Image {
             return zero.storage() == null
                     ? new LayerStatus(len, false, true, true, false, -1, null)
                     : new LayerStatus(len, false, true, true, false, zero.hostOffset(), zero.storage().name());
-        } else if (m instanceof Mapping.Unallocated) {
-            return unallocatedStatus(index, offset, len);
+        } else if (m instanceof Mapping.Unallocated unallocated) {
+            return unallocatedStatus(index, offset, len, unallocated);
         }
         return new LayerStatus(bytes, false, true, false, false, -1, null);
     }
@@ -170,16 +170,19 @@ public final class ImageChain implements Image {
         }
     }
 
-    private LayerStatus unallocatedStatus(int index, long offset, long len) {
+    private LayerStatus unallocatedStatus(int index, long offset, long len, Mapping.Unallocated m) {
         FormatDriver driver = layers.get(index).driver();
+        // qcow2 UNALLOCATED_ALLOC: OFFSET_VALID without DATA/ZERO; shown only if the walk stops here.
+        long off = m.storage() == null ? -1 : m.hostOffset();
+        String file = m.storage() == null ? null : m.storage().name();
         if (!driver.supportsBacking()) {
-            return new LayerStatus(len, false, false, false, false, -1, null);
+            return new LayerStatus(len, false, false, false, false, off, file);
         }
         boolean hasBackingLayer = index + 1 < layers.size();
         if (!hasBackingLayer || offset >= layers.get(index + 1).driver().virtualSize()) {
-            return new LayerStatus(len, false, true, false, false, -1, null);
+            return new LayerStatus(len, false, true, false, false, off, file);
         }
-        return new LayerStatus(len, false, false, false, false, -1, null);
+        return new LayerStatus(len, false, false, false, false, off, file);
     }
 
     private void checkRange(long offset, long length) {
