@@ -1,0 +1,73 @@
+package dev.strata.it;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The real {@code bin/strata-img} launcher as a child process: run from another working
+ * directory with relative names, through a symlink, with output compared to qemu-img run the
+ * same way. Only a few cases: each costs a JVM start.
+ */
+class LauncherTest {
+    private static final Duration LIMIT = Duration.ofSeconds(120);
+    private static Path launcher;
+
+    @BeforeAll
+    static void findLauncher() {
+        String root = System.getenv("STRATA_ROOT");
+        Path repo = root != null && !root.isEmpty() ? Path.of(root) : Tools.CWD.getParent();
+        launcher = repo.resolve("bin/strata-img").toAbsolutePath();
+        assertTrue(Files.isExecutable(launcher), () -> "no executable launcher at " + launcher);
+    }
+
+    /** From the chain's directory, a relative name: the names qemu-img prints are the same. */
+    @Test
+    void infoBackingChainFromAnotherDirectory() {
+        Corpus.get();
+        Path cwd = Corpus.dir().resolve("ch1");
+        String[] args = {"info", "--backing-chain", "top.qcow2"};
+        assertSameAsQemu(cwd, launcher, "strata-img", args);
+    }
+
+    /** From a subdirectory, a name with "..": JSON on stdout must be clean (no JVM chatter). */
+    @Test
+    void mapJsonWithDotDot() {
+        Corpus.get();
+        Path cwd = Corpus.dir().resolve("ch1/sub");
+        assertSameAsQemu(cwd, launcher, "strata-img", "map", "--output=json", "../top.qcow2");
+    }
+
+    /** Through a symlink: the repository is still found, and errors carry the invoked name. */
+    @Test
+    void symlinkNameIsTheProgramName() throws IOException {
+        Corpus.get();
+        Path dir = Tools.CWD.resolve("target/launcher-link");
+        Files.createDirectories(dir);
+        Path link = dir.resolve("my-img");
+        Files.deleteIfExists(link);
+        Files.createSymbolicLink(link, launcher);
+        Path cwd = Corpus.dir();
+        assertSameAsQemu(cwd, link, "my-img", "info", "no-such-image.qcow2");
+    }
+
+    private static void assertSameAsQemu(Path cwd, Path program, String name, String... args) {
+        Tools.Result qemu = Tools.run(cwd, LIMIT, Tools.prepend("qemu-img", args));
+        Tools.Result ours = Tools.run(cwd, LIMIT, Tools.prepend(program.toString(), args));
+        String cmd = name + " " + String.join(" ", args) + " in " + cwd;
+        assertFalse(ours.timedOut(), () -> cmd + " timed out");
+        assertAll(cmd,
+                () -> assertEquals(qemu.stdout(), ours.stdout(), "stdout"),
+                () -> assertEquals(Parity.renamed(qemu.stderr(), name), ours.stderr(), "stderr"),
+                () -> assertEquals(qemu.exitCode(), ours.exitCode(), "exit code"));
+    }
+}
