@@ -1,0 +1,138 @@
+package dev.strata.engine.ops.check;
+
+/*
+ * Design note: the entry point of `check`. qemu-img check opens the image (and its backing
+ * chain) read-only with BDRV_O_CHECK and then runs the format's checker; formats without one
+ * make it say "This image format does not support checks" (exit 63) after a successful open.
+ *
+ * Opening goes through the normal ChainOpener so every open error is the one the other verbs
+ * report. Check mode differs from a normal qcow2 open in a few places, which are handled here:
+ *  - qemu skips the snapshot table and accepts a missing refcount table in check mode (the
+ *    checker reports them instead): if the normal open fails and the image opens in check mode,
+ *    the check runs on the file alone;
+ *  - encrypted images need their key (qemu opens them for I/O; we take no secrets);
+ *  - an external data file must open (the read driver defers that error to the first read).
+ */
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.FormatRegistry;
+import dev.strata.engine.format.OpenOptions;
+import dev.strata.engine.format.qcow2.Qcow2BitmapDirectory;
+import dev.strata.engine.format.qcow2.Qcow2Format;
+import dev.strata.engine.format.qcow2.Qcow2Header;
+import dev.strata.engine.format.qcow2.Qcow2SnapshotTable;
+import dev.strata.engine.format.qcow2.check.Qcow2Checker;
+import dev.strata.engine.image.ChainOpener;
+import dev.strata.engine.image.Image;
+import dev.strata.engine.ops.info.ImageSource;
+import dev.strata.engine.storage.FileStorage;
+import dev.strata.engine.storage.Storage;
+
+/** Consistency check of an image (qemu-img check without -r). */
+public final class CheckOp {
+    private CheckOp() {
+    }
+
+    /**
+     * Opens {@code source} as qemu-img check does and checks it.
+     *
+     * @param forceShare qemu's -U
+     * @param out        receives the checker's diagnostics as they are found
+     * @return the outcome; the report carries the source's display name (qemu prints the
+     *         command-line argument) and the format name
+     * @throws StrataException when the image cannot be opened, with qemu-img's complete message
+     *         ("Could not open 'NAME': ...")
+     */
+    public static CheckOutcome run(ImageSource source, boolean forceShare, CheckListener out) {
+        CheckOutcome outcome;
+        try {
+            outcome = open(source.fileName(), source.format(), forceShare, out);
+        } catch (StrataException e) {
+            throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
+        }
+        if (outcome instanceof CheckOutcome.Completed c) {
+            return new CheckOutcome.Completed(c.report().named(source.displayName(), Qcow2Format.NAME));
+        }
+        return outcome;
+    }
+
+    private static CheckOutcome open(String fileName, String format, boolean forceShare, CheckListener out) {
+        OpenOptions options = new OpenOptions(true, forceShare, false);
+        Image image;
+        try {
+            image = ChainOpener.standard().open(fileName, format, options);
+        } catch (StrataException e) {
+            return checkAfterStrictOpenFailed(fileName, format, e, out);
+        }
+        try (image) {
+            FormatDriver top = image.layers().get(0).driver();
+            if (!Qcow2Format.NAME.equals(top.formatName())) {
+                return new CheckOutcome.Unsupported(top.formatName());
+            }
+            Qcow2Header header = Qcow2Header.parse(top.file(), true);
+            requireOpenableForIo(header, top.storages().size() > 1);
+            return Qcow2Checker.check(top.file(), out);
+        }
+    }
+
+    /**
+     * The normal open failed: if the image is qcow2 and fails only where check mode is lenient
+     * (refcount table, snapshot table), check it anyway; otherwise report the open failure.
+     */
+    private static CheckOutcome checkAfterStrictOpenFailed(String fileName, String format, StrataException failure,
+                                                           CheckListener out) {
+        Storage file;
+        try {
+            file = FileStorage.open(fileName, true);
+        } catch (StrataException e) {
+            throw failure;
+        }
+        try (file) {
+            boolean qcow2 = format != null ? Qcow2Format.NAME.equals(format)
+                    : Qcow2Format.NAME.equals(FormatRegistry.standard().probe(file).name());
+            if (!qcow2 || !lenientInCheckMode(file)) {
+                throw failure;
+            }
+            Qcow2Header header = Qcow2Header.parse(file, true);
+            requireOpenableForIo(header, false);
+            Qcow2BitmapDirectory.parse(file, header).checkTables(file, header.clusterSize(), header.virtualSize());
+            return Qcow2Checker.check(file, out);
+        }
+    }
+
+    /** Whether the strict open of this qcow2 file fails only for reasons check mode skips. */
+    private static boolean lenientInCheckMode(Storage file) {
+        try {
+            Qcow2Header.parse(file, true);
+        } catch (StrataException e) {
+            return false; // fails in check mode too
+        }
+        Qcow2Header strict;
+        try {
+            strict = Qcow2Header.parse(file, false);
+        } catch (StrataException e) {
+            return true; // refcount table or snapshot table pointer: the checker reports them
+        }
+        try {
+            Qcow2SnapshotTable.parse(file, strict.snapshotsOffset(), strict.nbSnapshots());
+        } catch (StrataException e) {
+            return true; // broken snapshot table: read (and reported) by the checker
+        }
+        return false;
+    }
+
+    /**
+     * The parts of qemu's open that need I/O access: the encryption key, and the external data
+     * file (opened relative to the current directory, as qemu-img 7.2 does).
+     */
+    private static void requireOpenableForIo(Qcow2Header header, boolean dataFileOpen) {
+        if (header.cryptMethod() != 0) {
+            throw new StrataException(ErrorKind.EINVAL, "Parameter 'encrypt.key-secret' is required for cipher");
+        }
+        if (header.hasDataFile() && !dataFileOpen) {
+            FileStorage.open(header.dataFileName(), true).close();
+        }
+    }
+}
