@@ -60,6 +60,7 @@ public final class CheckOp {
 
     private static CheckOutcome open(String fileName, String format, boolean forceShare, CheckListener out) {
         OpenOptions options = new OpenOptions(true, forceShare, false);
+        warnAboutStaleBitmaps(fileName, format, out);
         Image image;
         try {
             image = ChainOpener.standard().open(fileName, format, options);
@@ -121,6 +122,37 @@ public final class CheckOp {
             return true; // broken snapshot table: read (and reported) by the checker
         }
         return false;
+    }
+
+    /**
+     * qemu's open warns (on every open, check included) when a bitmaps extension is present but
+     * its autoclear bit was cleared by a program without bitmap support; the bitmaps are then
+     * ignored, and their clusters show up as leaks.
+     */
+    private static void warnAboutStaleBitmaps(String fileName, String format, CheckListener out) {
+        if (format != null && !Qcow2Format.NAME.equals(format)) {
+            return;
+        }
+        Qcow2Header header;
+        try (Storage file = FileStorage.open(fileName, true)) {
+            if (!Qcow2Format.NAME.equals(FormatRegistry.standard().probe(file).name())) {
+                return;
+            }
+            header = Qcow2Header.parse(file, true);
+        } catch (StrataException e) {
+            return; // the open reports it
+        }
+        if (header.bitmapsExtension() == null || header.bitmapsConsistent()) {
+            return;
+        }
+        if (header.version() < 3) {
+            out.error("warning: This qcow2 v2 image contains bitmaps, but they may have been modified by a program"
+                    + " without persistent bitmap support; so now they must all be considered inconsistent");
+        } else {
+            out.error("warning: a program lacking bitmap support modified this file, so all bitmaps are now"
+                    + " considered inconsistent");
+        }
+        out.raw("Some clusters may be leaked, run 'qemu-img check -r' on the image file to fix.");
     }
 
     /**

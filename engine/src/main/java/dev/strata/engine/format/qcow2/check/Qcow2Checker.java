@@ -81,8 +81,9 @@ public final class Qcow2Checker {
             table = Qcow2SnapshotTable.parse(file, offset, count);
         } catch (StrataException e) {
             tally.checkErrors++;
+            // The message carries qemu's hint line ("You can force-remove ...") after a newline,
+            // exactly as error_reportf_err prints message and hint.
             out.error("ERROR failed to read the snapshot table: " + e.getMessage());
-            out.raw(snapshotHint(e.getMessage(), offset, count));
             throw e.kind() == ErrorKind.EFBIG ? CheckAbort.tooLarge() : CheckAbort.invalid();
         }
         if (header.version() >= 3) {
@@ -106,34 +107,6 @@ public final class Qcow2Checker {
             return "snapshot table offset invalid";
         }
         return null;
-    }
-
-    /** The hint qemu appends to a snapshot table read error. */
-    private String snapshotHint(String message, long offset, long count) {
-        if (message.startsWith("Too much extra metadata")) {
-            return "You can force-remove this extra metadata with qemu-img check -r all\n";
-        }
-        if (message.startsWith("Snapshot table is too big")) {
-            return "You can force-remove all " + (count - firstOverhangingSnapshot(offset, count))
-                    + " overhanging snapshots with qemu-img check -r all\n";
-        }
-        return "";
-    }
-
-    /** Index of the entry that makes the table too big (the longest prefix that parses). */
-    private int firstOverhangingSnapshot(long offset, long count) {
-        long good = 0;
-        long bad = count;
-        while (bad - good > 1) {
-            long mid = (good + bad) >>> 1;
-            try {
-                Qcow2SnapshotTable.parse(file, offset, mid);
-                good = mid;
-            } catch (StrataException e) {
-                bad = mid;
-            }
-        }
-        return (int) good;
     }
 
     /** qemu's qcow2_check_refcounts (without repair). */
