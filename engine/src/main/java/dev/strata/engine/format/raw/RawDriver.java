@@ -19,7 +19,9 @@ final class RawDriver implements FormatDriver {
 
     RawDriver(Storage file) {
         this.file = file;
-        this.size = file.size();
+        // qemu's block layer counts whole 512-byte sectors: a 999-byte file is a 1024-byte disk
+        // (bdrv_getlength = bdrv_nb_sectors * 512); the tail past EOF reads as zeros.
+        this.size = (file.size() + 511) & ~511L;
     }
 
     @Override
