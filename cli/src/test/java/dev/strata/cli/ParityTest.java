@@ -75,6 +75,57 @@ class ParityTest {
             f.setLength(999);
         }
         RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "empty.qcow2", "1M");
+        makeSnapshotImage();
+    }
+
+    /**
+     * Two snapshots, patched in the table: a VM clock over 100 hours with a large VM state and
+     * no icount (shorter-than-full extra data is not needed: icount -1 means "none"), and an icount.
+     */
+    private static void makeSnapshotImage() throws IOException {
+        RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "sn.qcow2", "1M");
+        RealQemu.mustQemuImg(dir, "snapshot", "-c", "first", "sn.qcow2");
+        RealQemu.mustQemuImg(dir, "snapshot", "-c", "second-with-a-long-name", "sn.qcow2");
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve("sn.qcow2").toFile(), "rw")) {
+            f.seek(60);
+            int count = f.readInt();
+            long pos = f.readLong();
+            for (int i = 0; i < count; i++) {
+                f.seek(pos + 12);
+                int idLen = f.readUnsignedShort();
+                int nameLen = f.readUnsignedShort();
+                f.seek(pos + 36);
+                int extra = f.readInt();
+                if (i == 0) {
+                    f.seek(pos + 24);
+                    f.writeLong(363_723_456_789_012L);
+                    f.seek(pos + 40);
+                    f.writeLong(123_456_789L);
+                    f.seek(pos + 56);
+                    f.writeLong(-1L);
+                } else {
+                    f.seek(pos + 56);
+                    f.writeLong(987_654_321L);
+                }
+                pos += (40 + extra + idLen + nameLen + 7) / 8 * 8;
+            }
+        }
+    }
+
+    @Test
+    void snapshotTableInAnotherTimeZone() {
+        java.util.TimeZone saved = java.util.TimeZone.getDefault();
+        try {
+            java.util.TimeZone.setDefault(java.util.TimeZone.getTimeZone("Asia/Kolkata"));
+            for (String out : List.of("human", "json")) {
+                String[] args = {"info", "--output=" + out, p("sn.qcow2")};
+                RealQemu.Run expected = RealQemu.tool(dir, "qemu-img", List.of(args),
+                        java.util.Map.of("TZ", "Asia/Kolkata"));
+                assertEquals(expected.toString(), RealQemu.strata(args).toString());
+            }
+        } finally {
+            java.util.TimeZone.setDefault(saved);
+        }
     }
 
     private static String p(String name) {
@@ -95,7 +146,7 @@ class ParityTest {
     @Test
     void infoRawAndQcow2() {
         for (String f : List.of("r.raw", "q.qcow2", "base.qcow2", "df.qcow2", "dangling.qcow2", "odd.raw",
-                "comp.qcow2")) {
+                "comp.qcow2", "sn.qcow2")) {
             same("info", "{dir}/" + f);
             same("info", "--output=json", "{dir}/" + f);
         }

@@ -29,11 +29,17 @@ public final class RealQemu {
 
     /** Runs {@code tool args...} in {@code dir} and returns its output. */
     public static Run tool(Path dir, String tool, List<String> args) {
+        return tool(dir, tool, args, java.util.Map.of());
+    }
+
+    /** Runs {@code tool args...} in {@code dir} with extra environment variables. */
+    public static Run tool(Path dir, String tool, List<String> args, java.util.Map<String, String> env) {
         List<String> cmd = new ArrayList<>();
         cmd.add(tool);
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
         pb.environment().put("LC_ALL", "C");
+        pb.environment().putAll(env);
         try {
             Process p = pb.start();
             p.getOutputStream().close();

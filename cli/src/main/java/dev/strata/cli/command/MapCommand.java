@@ -7,8 +7,6 @@ import dev.strata.cli.SizeParser;
 import dev.strata.cli.output.MapJson;
 import dev.strata.cli.output.MapText;
 import dev.strata.engine.StrataException;
-import dev.strata.engine.format.OpenOptions;
-import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.ops.map.MapOperation;
 import picocli.CommandLine.Command;
