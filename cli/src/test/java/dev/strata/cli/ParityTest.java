@@ -75,6 +75,8 @@ class ParityTest {
             f.setLength(999);
         }
         RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "empty.qcow2", "1M");
+        RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "--object", "secret,id=s0,data=abc", "-o",
+                "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10", "enc.qcow2", "1M");
         makeSnapshotImage();
     }
 
@@ -234,6 +236,15 @@ class ParityTest {
         same("compare", "{dir}/r.raw");
         same("compare", "--strict", "{dir}/r.raw", "{dir}/r.raw");
         same("compare", "-p", "{dir}/missing.raw", "{dir}/r.raw");
+    }
+
+    @Test
+    void directoriesAndEncryptedImages() {
+        same("info", "{dir}");
+        same("map", "{dir}");
+        same("compare", "{dir}", "{dir}/r.raw");
+        same("map", "{dir}/enc.qcow2");
+        same("compare", "{dir}/enc.qcow2", "{dir}/r.raw");
     }
 
     @Test

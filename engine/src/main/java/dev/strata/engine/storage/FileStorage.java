@@ -42,6 +42,10 @@ public final class FileStorage implements Storage {
      */
     public static FileStorage open(String name, boolean readOnly) {
         Path path = Path.of(name);
+        if (java.nio.file.Files.isDirectory(path)) {
+            // qemu's file-posix refuses anything but regular files (and devices) at open.
+            throw new StrataException(ErrorKind.EINVAL, "'file' driver requires '" + name + "' to be a regular file");
+        }
         try {
             FileChannel ch = readOnly
                     ? FileChannel.open(path, StandardOpenOption.READ)
