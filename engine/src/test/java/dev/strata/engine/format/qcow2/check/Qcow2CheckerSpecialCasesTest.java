@@ -1,0 +1,254 @@
+package dev.strata.engine.format.qcow2.check;
+
+import dev.strata.engine.format.qcow2.Qcow2HeaderExtension;
+import dev.strata.engine.ops.check.CheckListener;
+import dev.strata.engine.ops.check.CheckOutcome;
+import dev.strata.engine.storage.FileStorage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+
+/**
+ * The checker against the real {@code qemu-img check} where the damage needs its own image:
+ * snapshot tables (misaligned or oversized snapshot L1 tables, incomplete entries, tables the
+ * check cannot read, which stop it with "Check failed"), bitmaps (in-use bitmaps with broken
+ * tables, stale bitmaps after a program without bitmap support), refcount overflow at narrow
+ * refcount widths, LUKS header clusters, and the open paths (raw, missing data file, key needed).
+ */
+class Qcow2CheckerSpecialCasesTest {
+    @TempDir
+    static Path dir;
+
+    private static Path make(String name, String createOptions, String size, String... writes) {
+        Path p = dir.resolve(name);
+        if (createOptions.isEmpty()) {
+            QemuCheck.must(dir, "qemu-img", "create", "-f", "qcow2", p.toString(), size);
+        } else {
+            QemuCheck.must(dir, "qemu-img", "create", "-f", "qcow2", "-o", createOptions, p.toString(), size);
+        }
+        for (String w : writes) {
+            QemuCheck.must(dir, "qemu-io", "-c", w, p.toString());
+        }
+        return p;
+    }
+
+    private static Path damaged(Path base, String name, Consumer<ImagePatcher> damage) throws IOException {
+        Path p = dir.resolve(name);
+        Files.copy(base, p);
+        try (ImagePatcher patcher = new ImagePatcher(p)) {
+            damage.accept(patcher);
+        }
+        return p;
+    }
+
+    private static Path snapshots() {
+        Path p = dir.resolve("snap.base");
+        if (!Files.exists(p)) {
+            make("snap.base", "", "4M", "write -P 1 0 192k");
+            QemuCheck.must(dir, "qemu-img", "snapshot", "-c", "one", p.toString());
+            QemuCheck.must(dir, "qemu-io", "-c", "write -P 2 64k 64k", p.toString());
+            QemuCheck.must(dir, "qemu-img", "snapshot", "-c", "two", p.toString());
+        }
+        return p;
+    }
+
+    @Test
+    void snapshotL1TableNotAligned() throws IOException {
+        Path p = damaged(snapshots(), "sn-l1-misaligned", s -> s.w64(s.snapshotEntry(0), s.u64(s.snapshotEntry(0)) + 0x200));
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void snapshotL1TableTooLarge() throws IOException {
+        Path p = damaged(snapshots(), "sn-l1-large", s -> s.w32(s.snapshotEntry(1) + 8, 5_000_000));
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void snapshotL1TablePastEof() throws IOException {
+        Path p = damaged(snapshots(), "sn-l1-eof", s -> s.w64(s.snapshotEntry(0), (s.fileClusters() + 3) * s.clusterSize));
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void snapshotSharedClustersAndTableRefcounts() throws IOException {
+        Path p = damaged(snapshots(), "sn-refs", s -> {
+            s.setRefcount(s.header.snapshotsOffset() / s.clusterSize, 0);
+            s.setL1(0, s.l1(0) | ImagePatcher.COPIED);
+            s.setRefcount(s.dataCluster(s.firstDataEntry()), 1);
+        });
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void incompleteV3SnapshotEntry() throws IOException {
+        // The last entry's extra data shrinks from 16 to 8 bytes; id and name move up.
+        Path p = damaged(snapshots(), "sn-incomplete", s -> {
+            long e = s.snapshotEntry(1);
+            int ids = (s.u8(e + 12) << 8) | s.u8(e + 13);
+            int names = (s.u8(e + 14) << 8) | s.u8(e + 15);
+            long extra = s.u64(e + 32) & 0xffffffffL;
+            byte[] strings = new byte[ids + names];
+            for (int i = 0; i < strings.length; i++) {
+                strings[i] = (byte) s.u8(e + 40 + extra + i);
+            }
+            s.w32(e + 36, 8);
+            for (int i = 0; i < strings.length; i++) {
+                s.w8(e + 48 + i, strings[i]);
+            }
+        });
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void snapshotTableUnreadableStopsTheCheck() throws IOException {
+        Path extra = damaged(snapshots(), "sn-extra", s -> s.w32(s.snapshotEntry(0) + 36, 5000));
+        QemuCheck.assertSameAsQemu(extra);
+        Path tooMany = damaged(snapshots(), "sn-too-many", s -> s.w32(60, 70000));
+        QemuCheck.assertSameAsQemu(tooMany);
+        Path misaligned = damaged(snapshots(), "sn-offset", s -> s.w64(64, s.header.snapshotsOffset() + 0x200));
+        QemuCheck.assertSameAsQemu(misaligned);
+        Path count = damaged(snapshots(), "sn-count", s -> s.w32(60, 3));
+        QemuCheck.assertSameAsQemu(count);
+    }
+
+    private static Path bitmaps() {
+        Path p = dir.resolve("bitmaps.base");
+        if (!Files.exists(p)) {
+            make("bitmaps.base", "", "4M", "write -P 1 0 64k");
+            QemuCheck.must(dir, "qemu-img", "bitmap", "--add", p.toString(), "b0");
+            QemuCheck.must(dir, "qemu-img", "bitmap", "--add", p.toString(), "b1");
+        }
+        return p;
+    }
+
+    /** Host offset of the bitmap directory. */
+    private static long bitmapDirectory(ImagePatcher p) {
+        Qcow2HeaderExtension.BitmapsExtension ext = p.header.bitmapsExtension();
+        return ext.directoryOffset();
+    }
+
+    @Test
+    void bitmapClusters() throws IOException {
+        Path dirRef = damaged(bitmaps(), "bm-dir", p -> p.setRefcount(bitmapDirectory(p) / p.clusterSize, 0));
+        QemuCheck.assertSameAsQemu(dirRef);
+        Path tableRef = damaged(bitmaps(), "bm-table", p -> p.setRefcount(p.u64(bitmapDirectory(p)) / p.clusterSize, 2));
+        QemuCheck.assertSameAsQemu(tableRef);
+    }
+
+    @Test
+    void inUseBitmapWithBrokenTableStopsTheCheck() throws IOException {
+        Path p = damaged(bitmaps(), "bm-broken", s -> {
+            long d = bitmapDirectory(s);
+            s.w8(d + 15, s.u8(d + 15) | 1); // IN_USE: qemu does not load the table at open
+            s.w64(s.u64(d), 0xff00000000000000L);
+        });
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void inUseBitmapDataPastEof() throws IOException {
+        Path p = damaged(bitmaps(), "bm-data-eof", s -> {
+            long d = bitmapDirectory(s);
+            s.w8(d + 15, s.u8(d + 15) | 1);
+            s.w64(s.u64(d), (s.fileClusters() + 9) * s.clusterSize);
+        });
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void staleBitmapsAreWarnedAboutAndLeak() throws IOException {
+        Path p = damaged(bitmaps(), "bm-stale", s -> s.w64(88, 0));
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void refcountOverflowAtOneBit() throws IOException {
+        Path base = make("rb1.base", "refcount_bits=1,cluster_size=4096", "8M", "write -P 1 0 8k", "write -P 1 3M 4k");
+        QemuCheck.assertSameAsQemu(damaged(base, "rb1-l1-dup", p -> p.setL1(1, p.l1(0))));
+        QemuCheck.assertSameAsQemu(damaged(base, "rb1-l2-dup",
+                p -> p.w64(p.l2EntryOffset(p.l2Table(0), 5), p.u64(p.firstDataEntry()))));
+        Path rb2 = make("rb2.base", "refcount_bits=2,cluster_size=4096", "8M", "write -P 1 0 8k");
+        QemuCheck.assertSameAsQemu(damaged(rb2, "rb2-triple", p -> {
+            for (int j = 5; j <= 7; j++) {
+                p.w64(p.l2EntryOffset(p.l2Table(0), j), p.u64(p.firstDataEntry()));
+            }
+        }));
+    }
+
+    @Test
+    void refcountBlockReferencedTwice() throws IOException {
+        Path base = make("rbtwice.base", "", "4M", "write -P 1 0 64k");
+        QemuCheck.assertSameAsQemu(damaged(base, "l2-is-refblock",
+                p -> p.setL1(0, ImagePatcher.COPIED | p.refcountTableEntry(0))));
+    }
+
+    @Test
+    void luksHeaderClustersAreCounted() throws IOException {
+        Path base = dir.resolve("luks.base");
+        QemuCheck.must(dir, "qemu-img", "create", "-f", "qcow2", "--object", "secret,id=sec0,data=abc", "-o",
+                "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", base.toString(), "1M");
+        for (String name : new String[] {"luks-clean", "luks-damaged"}) {
+            Path p = damaged(base, name, s -> {
+                if (name.endsWith("damaged")) {
+                    s.setRefcount(3, 0);
+                    s.appendLeakedCluster();
+                }
+            });
+            // qemu-img needs the key to open it; the checker itself needs none.
+            QemuCheck.Result expected = QemuCheck.qemu(dir, "driver=qcow2,file.filename=" + p + ",encrypt.key-secret=sec0",
+                    "--object", "secret,id=sec0,data=abc", "--image-opts");
+            StringBuilder err = new StringBuilder();
+            CheckOutcome outcome;
+            try (FileStorage f = FileStorage.open(p.toString(), true)) {
+                outcome = Qcow2Checker.check(f, new CheckListener() {
+                    @Override
+                    public void line(String text) {
+                        err.append(text).append('\n');
+                    }
+
+                    @Override
+                    public void error(String message) {
+                        err.append("qemu-img: ").append(message).append('\n');
+                    }
+
+                    @Override
+                    public void raw(String text) {
+                        err.append(text);
+                    }
+                });
+            }
+            CheckOutcome.Completed c = assertInstanceOf(CheckOutcome.Completed.class, outcome);
+            assertEquals(expected.stderr(), err.toString());
+            assertEquals(expected.counters(), QemuCheck.counters(c.report()));
+            assertEquals(expected.exitCode(), outcome.exitCode());
+        }
+        // Without the key qemu-img cannot open it for checking, and neither do we.
+        QemuCheck.assertSameAsQemu(base);
+    }
+
+    @Test
+    void openPaths() throws IOException {
+        Path raw = dir.resolve("plain.raw");
+        QemuCheck.must(dir, "qemu-img", "create", "-f", "raw", raw.toString(), "1M");
+        QemuCheck.assertSameAsQemu(raw);
+        QemuCheck.assertSameAsQemu(dir.resolve("does-not-exist.qcow2"));
+        Path data = dir.resolve("external.data");
+        Path df = make("external.qcow2", "data_file=" + data, "1M", "write -P 1 0 64k");
+        QemuCheck.assertSameAsQemu(df);
+        Files.delete(data);
+        QemuCheck.assertSameAsQemu(df);
+        Path truncatedHeader = dir.resolve("short.qcow2");
+        Files.write(truncatedHeader, new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3});
+        QemuCheck.assertSameAsQemu(truncatedHeader);
+        Path noReftable = damaged(make("noref.base", "", "1M", "write -P 1 0 64k"), "noref.qcow2", p -> p.w32(56, 0));
+        QemuCheck.assertSameAsQemu(noReftable);
+    }
+}
