@@ -111,10 +111,8 @@ public final class HelpText {
         sb.append("  '--output' takes the format in which the output must be done (human or json)\n");
         if (verbs.contains("check")) {
             sb.append("\nParameters to check subcommand:\n");
-            sb.append("  '-r' tries to repair any inconsistencies that are found during the check.\n");
-            sb.append("       '-r leaks' repairs only cluster leaks, whereas '-r all' fixes all\n");
-            sb.append("       kinds of errors, with a higher risk of choosing the wrong fix or\n");
-            sb.append("       hiding corruption that has already occurred.\n");
+            sb.append("  '-r leaks' and '-r all' ask for repair as in qemu-img; a repair strata-img\n");
+            sb.append("       cannot do yet is refused and the image is left unchanged.\n");
         }
         if (verbs.contains("compare")) {
             sb.append("\nParameters to compare subcommand:\n");

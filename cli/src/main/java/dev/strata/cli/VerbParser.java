@@ -84,7 +84,14 @@ final class VerbParser {
         List<String> rest = new ArrayList<>(Arrays.asList(g.argv()).subList(g.optind(), g.argv().length));
         List<PositionalParamSpec> positionals = spec.positionalParameters();
         if (!positionals.isEmpty()) {
-            positionals.get(0).setValue(rest);
+            // Verbs declare one List<String> positional and check the count themselves, with
+            // qemu-img's wording; a single String positional gets the first operand.
+            PositionalParamSpec p = positionals.get(0);
+            if (List.class.isAssignableFrom(p.type())) {
+                p.setValue(rest);
+            } else {
+                p.setValue(rest.isEmpty() ? null : rest.get(0));
+            }
         }
         return null;
     }
