@@ -262,6 +262,13 @@ final class CorpusRecipes {
         // ch4: overlay without a size of its own over a compressed image in a sibling directory.
         overlay("ch4/over-zstd.qcow2", "../comp/zstd.qcow2", "qcow2", null, null, "over a zstd image",
                 "write -P 0x44 1M 64k", "write -z 5M 2M");
+
+        // names: spaces, a non-ASCII letter, a quote and a backslash (JSON escaping, path joins).
+        raw("names/sp ace/base \u00fc.raw", "1M", "non-ASCII raw base", "write -P 0x46 4096 5000");
+        overlay("names/sp ace/mid \"q\".qcow2", "base \u00fc.raw", "raw", "2M", null, "quote in the name",
+                "write -P 0x47 1M 3000");
+        overlay("names/top\\x.qcow2", "sp ace/mid \"q\".qcow2", "qcow2", "2M", null, "backslash in the name",
+                "write -P 0x48 512k 512");
     }
 
     // ---------------------------------------------------------------- huge

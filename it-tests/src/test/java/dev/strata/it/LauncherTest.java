@@ -47,6 +47,17 @@ class LauncherTest {
         assertSameAsQemu(cwd, launcher, "strata-img", "map", "--output=json", "../top.qcow2");
     }
 
+    /**
+     * Non-ASCII, quote and backslash in names under LC_ALL=C (every tool here runs so): Java
+     * would decode file names as ASCII; the launcher must make it read them as qemu-img does.
+     */
+    @Test
+    void oddNamesUnderCLocale() {
+        Corpus.get();
+        Path cwd = Corpus.dir().resolve("names");
+        assertSameAsQemu(cwd, launcher, "strata-img", "info", "--backing-chain", "--output=json", "top\\x.qcow2");
+    }
+
     /** Through a symlink: the repository is still found, and errors carry the invoked name. */
     @Test
     void symlinkNameIsTheProgramName() throws IOException {
