@@ -19,6 +19,7 @@ import dev.strata.engine.StrataException;
 import dev.strata.engine.format.FormatDriver;
 import dev.strata.engine.format.FormatRegistry;
 import dev.strata.engine.format.OpenOptions;
+import dev.strata.engine.format.PathNames;
 import dev.strata.engine.format.qcow2.Qcow2BitmapDirectory;
 import dev.strata.engine.format.qcow2.Qcow2Format;
 import dev.strata.engine.format.qcow2.Qcow2Header;
@@ -65,7 +66,7 @@ public final class CheckOp {
         try {
             image = ChainOpener.standard().open(fileName, format, options);
         } catch (StrataException e) {
-            return checkAfterStrictOpenFailed(fileName, format, e, out);
+            return checkAfterStrictOpenFailed(fileName, format, forceShare, e, out);
         }
         try (image) {
             FormatDriver top = image.layers().get(0).driver();
@@ -82,8 +83,8 @@ public final class CheckOp {
      * The normal open failed: if the image is qcow2 and fails only where check mode is lenient
      * (refcount table, snapshot table), check it anyway; otherwise report the open failure.
      */
-    private static CheckOutcome checkAfterStrictOpenFailed(String fileName, String format, StrataException failure,
-                                                           CheckListener out) {
+    private static CheckOutcome checkAfterStrictOpenFailed(String fileName, String format, boolean forceShare,
+                                                           StrataException failure, CheckListener out) {
         Storage file;
         try {
             file = FileStorage.open(fileName, true);
@@ -99,7 +100,21 @@ public final class CheckOp {
             Qcow2Header header = Qcow2Header.parse(file, true);
             requireOpenableForIo(header, false);
             Qcow2BitmapDirectory.parse(file, header).checkTables(file, header.clusterSize(), header.virtualSize());
+            openBackingChain(fileName, header, forceShare);
             return Qcow2Checker.check(file, out);
+        }
+    }
+
+    /** qemu opens the backing chain after the image itself; a failure fails the check's open. */
+    private static void openBackingChain(String fileName, Qcow2Header header, boolean forceShare) {
+        if (header.backingFileName() == null) {
+            return;
+        }
+        String name = PathNames.combine(fileName, header.backingFileName());
+        try {
+            ChainOpener.standard().open(name, header.backingFormat(), new OpenOptions(true, forceShare, false)).close();
+        } catch (StrataException e) {
+            throw new StrataException(e.kind(), "Could not open backing file: " + e.getMessage(), e);
         }
     }
 

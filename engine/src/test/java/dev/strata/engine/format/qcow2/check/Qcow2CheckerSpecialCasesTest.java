@@ -251,4 +251,34 @@ class Qcow2CheckerSpecialCasesTest {
         Path noReftable = damaged(make("noref.base", "", "1M", "write -P 1 0 64k"), "noref.qcow2", p -> p.w32(56, 0));
         QemuCheck.assertSameAsQemu(noReftable);
     }
+
+    @Test
+    void backingChainIsOpenedLikeQemuDoes() throws IOException {
+        Path base = make("chain-base.qcow2", "", "4M", "write -P 1 0 64k");
+        Path top = dir.resolve("chain-top.qcow2");
+        QemuCheck.must(dir, "qemu-img", "create", "-f", "qcow2", "-b", base.getFileName().toString(), "-F", "qcow2",
+                top.toString());
+        QemuCheck.must(dir, "qemu-io", "-c", "write -P 2 64k 64k", top.toString());
+        Path noReftable = damaged(top, "chain-top-noref.qcow2", p -> p.w32(56, 0));
+        QemuCheck.assertSameAsQemu(top);
+        QemuCheck.assertSameAsQemu(noReftable);
+        Files.move(base, dir.resolve("chain-base.moved"));
+        QemuCheck.assertSameAsQemu(top);
+        QemuCheck.assertSameAsQemu(noReftable);
+    }
+
+    @Test
+    void dirtyImageWithLazyRefcounts() {
+        Path p = make("dirty.qcow2", "lazy_refcounts=on", "4M");
+        // qemu-io aborts after the write: refcounts were never written, the dirty bit stays set.
+        QemuCheck.tool(dir, java.util.List.of("qemu-io", "-c", "write -P 1 0 128k", "-c", "abort", p.toString()));
+        QemuCheck.assertSameAsQemu(p);
+    }
+
+    @Test
+    void l1EntryWithoutOffset() throws IOException {
+        Path base = make("l1-flag.base", "", "4M", "write -P 1 0 64k");
+        QemuCheck.assertSameAsQemu(damaged(base, "l1-copied-only", p -> p.setL1(0, ImagePatcher.COPIED)));
+        QemuCheck.assertSameAsQemu(damaged(base, "l1-huge-size", p -> p.w32(36, 4_000_000)));
+    }
 }
