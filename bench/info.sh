@@ -57,11 +57,12 @@ qemu-io -f qcow2 -c 'write -q -P 0x33 512k 1M' "$WORK/top.qcow2" >/dev/null
 # Relative names, run from $WORK: the human output then has no machine-specific paths.
 cd "$WORK"
 
+launch_line=
 # Show the java command line the launcher runs, when it is a shell script bash -x can trace.
 if [[ ${STRATA_IMG_KIND:-} == launcher ]] && head -1 "$ROOT/bin/strata-img" | grep -q '^#!.*sh'; then
     "$ROOT/bin/strata-img" --version >/dev/null 2>&1 || true   # a first run may build or dump a CDS archive
     launch=$(bash -x "$ROOT/bin/strata-img" --version 2>&1 >/dev/null | grep -E '^\++ (exec )?[^ ]*java ' | tail -1 || true)
-    [[ -n $launch ]] && note "bin/strata-img runs: ${launch#+* }"
+    if [[ -n $launch ]]; then launch_line="bin/strata-img runs: ${launch#+* }"; fi
 fi
 
 # "--version" is start-up alone (its output differs from qemu-img's by design: not diffed).
@@ -113,6 +114,7 @@ done
     echo
     echo "== info: wall time of one info call on a 16 GiB qcow2 overlay over a 16 GiB qcow2 base (warm-up $WARMUP) =="
     machine_line
+    if [[ -n $launch_line ]]; then echo "$launch_line"; fi
     printf "$ROW_FMT\n" command tool wall_s "±" ratio
     printf '%s\n' "${rows[@]}"
     echo "ratio = strata / qemu-img mean wall time (JVM start-up included); the issue asks for this figure to be reported"

@@ -152,11 +152,17 @@ fmtnum() {
     awk -v x="$1" -v d="$2" 'BEGIN { if (x == "" || x == "-") print "-"; else printf "%.*f\n", d, x }'
 }
 
-# Machine description for the header of each table.
+# Machine description for the header of each table, with the load average: other work on the
+# machine makes every figure noisy, so a busy machine is called out.
 machine_line() {
-    printf 'machine: %s cores, %s, %s, java %s, hyperfine %s\n' "$(nproc)" \
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    printf 'machine: %s cores, %s, %s, java %s, hyperfine %s, load average %s\n' "$(nproc)" \
         "$(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)" \
         "$(qemu-img --version | head -1)" \
         "$(java -version 2>&1 | awk -F'"' 'NR == 1 { print $2 }')" \
-        "$(hyperfine --version | awk '{ print $2 }')"
+        "$(hyperfine --version | awk '{ print $2 }')" "$load"
+    if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+        echo "WARNING: load average $load > $(nproc) cores: other processes compete for the CPU, figures are noisy"
+    fi
 }
