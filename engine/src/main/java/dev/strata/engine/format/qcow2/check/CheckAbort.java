@@ -22,6 +22,10 @@ final class CheckAbort extends Exception {
         return new CheckAbort(ErrorKind.EINVAL, "Invalid argument");
     }
 
+    static CheckAbort io() {
+        return new CheckAbort(ErrorKind.EIO, "Input/output error");
+    }
+
     static CheckAbort tooLarge() {
         return new CheckAbort(ErrorKind.EFBIG, "File too large");
     }

@@ -56,8 +56,10 @@ final class RefcountComparison {
             byte[] block;
             try {
                 block = stored.blockAt(first >>> blockBits);
-            } catch (StoredRefcounts.UnalignedBlock e) {
-                signal(e);
+            } catch (StoredRefcounts.UnalignedBlock | StoredRefcounts.UnreadableBlock e) {
+                if (e instanceof StoredRefcounts.UnalignedBlock u) {
+                    signal(u);
+                }
                 for (long i = first; i < end; i++) {
                     out.line("Can't get refcount for cluster " + i + ": Input/output error");
                     tally.checkErrors++;
@@ -142,6 +144,8 @@ final class RefcountComparison {
             return stored.get(cluster);
         } catch (StoredRefcounts.UnalignedBlock e) {
             signal(e);
+            return null;
+        } catch (StoredRefcounts.UnreadableBlock e) {
             return null;
         }
     }

@@ -144,6 +144,11 @@ final class ReferenceCounter {
             return;
         }
         count(l1Offset, l1Size * 8);
+        if (!HostLimits.readable(l1Offset, l1Size * 8)) {
+            out.line("ERROR: I/O error in check_refcounts_l1");
+            tally.checkErrors++;
+            throw CheckAbort.io();
+        }
         Qcow2L1Table l1 = Qcow2L1Table.parse(file, l1Offset, l1Size);
         long[] entries = l1.stored();
         for (long entry : entries) {
@@ -278,6 +283,10 @@ final class ReferenceCounter {
         for (Qcow2BitmapDirectory.Entry bm : bitmaps.entries()) {
             count(bm.tableOffset(), bm.tableSize() * 8);
             // qemu loads (and validates) the whole table before counting its data clusters.
+            if (!HostLimits.readable(bm.tableOffset(), bm.tableSize() * 8)) {
+                tally.corruptions++;
+                throw CheckAbort.io();
+            }
             if (!scanBitmapTable(bm, false)) {
                 tally.corruptions++;
                 throw CheckAbort.invalid();

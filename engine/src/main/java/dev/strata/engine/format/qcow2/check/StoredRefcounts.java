@@ -34,6 +34,18 @@ final class StoredRefcounts {
     private final long[] table;
     private final Map<Long, byte[]> cache;
 
+    /**
+     * A refcount block that cannot be read: qemu's block layer refuses requests beyond
+     * BDRV_MAX_LENGTH (and negative offsets) with EIO, so the lookup fails quietly.
+     */
+    static final class UnreadableBlock extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UnreadableBlock() {
+            super(null, null, false, false);
+        }
+    }
+
     /** A refcount block pointer that is not cluster aligned (qemu fails the lookup with EIO). */
     static final class UnalignedBlock extends Exception {
         private static final long serialVersionUID = 1L;
@@ -95,20 +107,13 @@ final class StoredRefcounts {
      * The stored refcount of cluster {@code cluster} (unsigned for 64-bit widths).
      *
      * @throws UnalignedBlock when the refcount table points at an unaligned block
+     * @throws UnreadableBlock when the block lies where qemu cannot read
      */
-    long get(long cluster) throws UnalignedBlock {
-        long tableIndex = cluster >>> blockBits;
-        if (tableIndex >= table.length) {
+    long get(long cluster) throws UnalignedBlock, UnreadableBlock {
+        byte[] block = blockAt(cluster >>> blockBits);
+        if (block == null) {
             return 0;
         }
-        long blockOffset = table[(int) tableIndex] & REFT_OFFSET_MASK;
-        if (blockOffset == 0) {
-            return 0;
-        }
-        if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
-            throw new UnalignedBlock(blockOffset, tableIndex);
-        }
-        byte[] block = block(blockOffset);
         long index = cluster & ((1L << blockBits) - 1);
         return entry(block, index, refcountOrder);
     }
@@ -118,8 +123,9 @@ final class StoredRefcounts {
      * table has no block there (all refcounts 0).
      *
      * @throws UnalignedBlock when the table entry is not cluster aligned
+     * @throws UnreadableBlock when the block lies where qemu cannot read
      */
-    byte[] blockAt(long tableIndex) throws UnalignedBlock {
+    byte[] blockAt(long tableIndex) throws UnalignedBlock, UnreadableBlock {
         if (tableIndex >= table.length) {
             return null;
         }
@@ -129,6 +135,9 @@ final class StoredRefcounts {
         }
         if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
             throw new UnalignedBlock(blockOffset, tableIndex);
+        }
+        if (!HostLimits.readable(blockOffset, 1L << clusterBits)) {
+            throw new UnreadableBlock();
         }
         return block(blockOffset);
     }

@@ -281,4 +281,20 @@ class Qcow2CheckerSpecialCasesTest {
         QemuCheck.assertSameAsQemu(damaged(base, "l1-copied-only", p -> p.setL1(0, ImagePatcher.COPIED)));
         QemuCheck.assertSameAsQemu(damaged(base, "l1-huge-size", p -> p.w32(36, 4_000_000)));
     }
+
+    @Test
+    void offsetsQemuCannotReadAt() throws IOException {
+        // A refcount block at an offset qemu's block layer refuses (EIO for every lookup in it),
+        // and at one it reads as zeros.
+        Path base = make("limits.base", "cluster_size=512,refcount_bits=64", "1M", "write -P 1 0 64k");
+        for (long offset : new long[] {0xfffffffffffffe00L, 0x7ffffffffffffe00L, 0x0100000000000000L}) {
+            QemuCheck.assertSameAsQemu(damaged(base, "refblock-" + Long.toHexString(offset),
+                    p -> p.setRefcountTableEntry(1, offset)));
+        }
+        // Snapshot L1 tables there: an I/O error, an allocation failure, zeros.
+        for (long offset : new long[] {0x7fffffffffff0000L, 0xffffffffffff0000L, 0x0100000000000000L}) {
+            QemuCheck.assertSameAsQemu(damaged(snapshots(), "sn-l1-at-" + Long.toHexString(offset),
+                    p -> p.w64(p.snapshotEntry(0), offset)));
+        }
+    }
 }
