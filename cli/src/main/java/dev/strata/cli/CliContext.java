@@ -14,8 +14,12 @@ import java.io.PrintStream;
  */
 public record CliContext(PrintStream out, PrintStream err, String programName, boolean debug) {
 
-    /** Prints {@code programName: message} on stderr, as qemu's error_report does. */
+    /**
+     * Prints {@code programName: message} on stderr, as qemu's error_report does, after
+     * flushing what is pending on stdout so the two streams keep their order on a terminal.
+     */
     public void error(String message) {
+        out.flush();
         err.println(programName + ": " + message);
     }
 

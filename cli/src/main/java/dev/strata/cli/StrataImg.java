@@ -1,6 +1,12 @@
 package dev.strata.cli;
 
+import dev.strata.engine.storage.FileStorage;
+
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.PrintStream;
+import java.nio.charset.Charset;
 
 /**
  * Entry point of {@code strata-img}, the qemu-img drop-in. {@link #run} is the in-process entry
@@ -20,8 +26,14 @@ public final class StrataImg {
         String name = System.getProperty(PROGRAM_NAME_PROPERTY, "strata-img");
         // "--debug" before the verb is a global option the dispatcher handles; this is the other way.
         boolean debug = System.getenv("STRATA_DEBUG") != null;
-        int code = run(args, new CliContext(System.out, System.err, name, debug));
-        System.out.flush();
+        // Native host queries (SEEK_DATA, st_blocks) bind on a background thread meanwhile.
+        FileStorage.prepareHostQueries();
+        // System.out flushes at every newline; map prints one line per extent, so a plain
+        // buffered stream saves a write(2) per line. Errors flush it first (CliContext.error).
+        PrintStream out = new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16),
+                false, Charset.defaultCharset());
+        int code = run(args, new CliContext(out, System.err, name, debug));
+        out.flush();
         System.exit(code);
     }
 

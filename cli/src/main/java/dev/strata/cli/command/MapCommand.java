@@ -98,18 +98,26 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         }
     }
 
+    /** Characters of JSON collected before handing them to the output stream. */
+    private static final int OUTPUT_BATCH = 1 << 16;
+
     private int json(Image image) {
         PrintStream out = ctx.out();
-        out.print(MapJson.header());
+        StringBuilder pending = new StringBuilder(OUTPUT_BATCH + 256).append(MapJson.header());
         try {
             MapOperation.walk(image, startOffset, maxLength, (e, last) -> {
-                out.print(MapJson.entry(e, last));
+                MapJson.appendEntry(pending, e, last);
+                if (pending.length() >= OUTPUT_BATCH) {
+                    out.append(pending);
+                    pending.setLength(0);
+                }
                 return true;
             });
         } catch (StrataException e) {
+            out.append(pending);
             return metadataError(e);
         }
-        out.print(MapJson.footer());
+        out.append(pending).print(MapJson.footer());
         return 0;
     }
 

@@ -17,7 +17,13 @@ public final class MapJson {
 
     /** One entry, followed by ",\n" unless it is the last. */
     public static String entry(Extent e, boolean last) {
-        StringBuilder sb = new StringBuilder();
+        StringBuilder sb = new StringBuilder(128);
+        appendEntry(sb, e, last);
+        return sb.toString();
+    }
+
+    /** Appends {@link #entry} to {@code sb} (no intermediate string; map prints 100k+ of them). */
+    public static void appendEntry(StringBuilder sb, Extent e, boolean last) {
         sb.append("{ \"start\": ").append(e.start())
                 .append(", \"length\": ").append(e.length())
                 .append(", \"depth\": ").append(e.depth())
@@ -31,7 +37,6 @@ public final class MapJson {
         if (!last) {
             sb.append(",\n");
         }
-        return sb.toString();
     }
 
     /** The text qemu prints after the last entry. */

@@ -23,14 +23,31 @@ public final class FileStorage implements Storage {
     private final Path path;
     private final FileChannel channel;
     private final boolean readOnly;
-    private final int queryFd;
+    /** Query-only descriptor, opened on first use; -1 = unavailable, -2 = not opened yet. */
+    private int queryFd = NOT_OPENED;
+    private static final int NOT_OPENED = -2;
+    private boolean closed;
 
-    private FileStorage(String name, Path path, FileChannel channel, boolean readOnly, int queryFd) {
+    private FileStorage(String name, Path path, FileChannel channel, boolean readOnly) {
         this.name = name;
         this.path = path;
         this.channel = channel;
         this.readOnly = readOnly;
-        this.queryFd = queryFd;
+    }
+
+    /**
+     * Starts binding the native calls behind {@link #allocationAt} and {@link #allocatedSize}
+     * on a background thread, so that a short-lived process does not wait for them later.
+     */
+    public static void prepareHostQueries() {
+        HostFiles.prepare();
+    }
+
+    private synchronized int queryFd() {
+        if (queryFd == NOT_OPENED && !closed) {
+            queryFd = HostFiles.openForQueries(path.toString());
+        }
+        return queryFd;
     }
 
     /**
@@ -50,7 +67,7 @@ public final class FileStorage implements Storage {
             FileChannel ch = readOnly
                     ? FileChannel.open(path, StandardOpenOption.READ)
                     : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            return new FileStorage(name, path, ch, readOnly, HostFiles.openForQueries(path.toString()));
+            return new FileStorage(name, path, ch, readOnly);
         } catch (NoSuchFileException e) {
             throw new StrataException(ErrorKind.ENOENT, "Could not open '" + name + "': No such file or directory");
         } catch (AccessDeniedException e) {
@@ -87,7 +104,7 @@ public final class FileStorage implements Storage {
 
     @Override
     public long allocatedSize() {
-        return HostFiles.allocatedBytes(queryFd);
+        return HostFiles.allocatedBytes(queryFd());
     }
 
     @Override
@@ -163,7 +180,8 @@ public final class FileStorage implements Storage {
             return new Allocation(false, maxLength);
         }
         long limit = Math.min(maxLength, end - offset);
-        long data = HostFiles.seek(queryFd, offset, HostFiles.SEEK_DATA);
+        int fd = queryFd();
+        long data = HostFiles.seek(fd, offset, HostFiles.SEEK_DATA);
         if (data == HostFiles.NO_MORE) {
             // Trailing hole: nothing but zeros up to the end.
             return new Allocation(false, maxLength);
@@ -174,7 +192,7 @@ public final class FileStorage implements Storage {
         if (data > offset) {
             return new Allocation(false, Math.min(limit, data - offset));
         }
-        long hole = HostFiles.seek(queryFd, offset, HostFiles.SEEK_HOLE);
+        long hole = HostFiles.seek(fd, offset, HostFiles.SEEK_HOLE);
         if (hole <= offset) {
             return new Allocation(true, limit);
         }
@@ -188,7 +206,13 @@ public final class FileStorage implements Storage {
         } catch (IOException ignored) {
             // Closing a read channel cannot lose data; nothing useful to report.
         } finally {
-            HostFiles.close(queryFd);
+            synchronized (this) {
+                closed = true;
+                if (queryFd >= 0) {
+                    HostFiles.close(queryFd);
+                }
+                queryFd = -1;
+            }
         }
     }
 

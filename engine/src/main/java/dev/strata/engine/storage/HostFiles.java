@@ -1,15 +1,29 @@
 package dev.strata.engine.storage;
 
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.Platform;
-import jnr.ffi.Runtime;
-import jnr.ffi.annotations.Out;
+import com.kenai.jffi.ArrayFlags;
+import com.kenai.jffi.CallContext;
+import com.kenai.jffi.CallingConvention;
+import com.kenai.jffi.Function;
+import com.kenai.jffi.HeapInvocationBuffer;
+import com.kenai.jffi.Invoker;
+import com.kenai.jffi.LastError;
+import com.kenai.jffi.Library;
+import com.kenai.jffi.Type;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The few libc calls Java NIO lacks: {@code lseek} with {@code SEEK_DATA}/{@code SEEK_HOLE}
  * (to find holes in sparse files) and {@code fstat}'s {@code st_blocks} (what qemu-img calls
- * "disk size"). Loaded once, lazily; when libc cannot be bound (not Linux) every query
- * answers "unknown" and callers fall back to treating files as fully allocated.
+ * "disk size").
+ *
+ * <p>Bound through jffi directly rather than jnr-ffi: jnr-ffi generates its glue with ASM at
+ * run time, which cost a short-lived CLI about 240 ms of start-up; jffi's fixed-signature
+ * invokers need no code generation. Binding starts on a background thread the first time this
+ * class is touched ({@link #prepare}), so the native library loads while the caller goes on.
+ * When libc cannot be bound (not Linux) every query answers "unknown" and callers treat files
+ * as fully allocated.
  */
 final class HostFiles {
     static final int SEEK_DATA = 3;
@@ -26,45 +40,64 @@ final class HostFiles {
     /** Result of {@link #seek} when the host cannot tell (no support, other error). */
     static final long UNKNOWN = -1;
 
-    /** The libc functions we bind. */
-    public interface LibC {
-        int open(String path, int flags);
-
-        int close(int fd);
-
-        long lseek(int fd, long offset, int whence);
-
-        int fstat(int fd, @Out byte[] statBuffer);
+    /** The bound functions, or null when libc is not available. */
+    private record LibC(Function open, Function close, CallContext lseekContext, long lseekAddress,
+                        Function fstat) {
     }
 
-    private static final class Holder {
-        static final LibC LIBC = load();
-        static final Runtime RUNTIME = LIBC == null ? null : Runtime.getRuntime(LIBC);
-
-        private static LibC load() {
-            if (Platform.getNativePlatform().getOS() != Platform.OS.LINUX) {
-                return null;
-            }
-            try {
-                return LibraryLoader.create(LibC.class).load("c");
-            } catch (LinkageError | RuntimeException e) {
-                return null;
-            }
-        }
-    }
+    private static final CompletableFuture<LibC> LIBC = CompletableFuture.supplyAsync(HostFiles::bind);
 
     private HostFiles() {
     }
 
+    /** Starts binding libc in the background (idempotent; the class initialiser already did). */
+    static void prepare() {
+        // Touching the class started the binding.
+    }
+
+    private static LibC bind() {
+        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+            return null;
+        }
+        try {
+            Library libc = Library.getCachedInstance("libc.so.6", Library.LAZY | Library.LOCAL);
+            if (libc == null) {
+                return null;
+            }
+            Function open = new Function(libc.getSymbolAddress("open"), Type.SINT32, Type.POINTER, Type.SINT32);
+            Function close = new Function(libc.getSymbolAddress("close"), Type.SINT32, Type.SINT32);
+            CallContext lseek = CallContext.getCallContext(Type.SINT64,
+                    new Type[] {Type.SINT32, Type.SINT64, Type.SINT32}, CallingConvention.DEFAULT, true);
+            Function fstat = new Function(libc.getSymbolAddress("fstat"), Type.SINT32, Type.SINT32, Type.POINTER);
+            return new LibC(open, close, lseek, libc.getSymbolAddress("lseek"), fstat);
+        } catch (LinkageError | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static LibC libc() {
+        return LIBC.join();
+    }
+
     /** Opens {@code path} read-only for queries; returns -1 when unavailable. */
     static int openForQueries(String path) {
-        LibC libc = Holder.LIBC;
-        return libc == null ? -1 : libc.open(path, O_RDONLY | O_CLOEXEC);
+        LibC c = libc();
+        if (c == null) {
+            return -1;
+        }
+        byte[] name = path.getBytes(StandardCharsets.UTF_8);
+        HeapInvocationBuffer args = new HeapInvocationBuffer(c.open());
+        args.putArray(name, 0, name.length, ArrayFlags.IN | ArrayFlags.NULTERMINATE);
+        args.putInt(O_RDONLY | O_CLOEXEC);
+        return Invoker.getInstance().invokeInt(c.open(), args);
     }
 
     static void close(int fd) {
-        if (fd >= 0 && Holder.LIBC != null) {
-            Holder.LIBC.close(fd);
+        LibC c = fd >= 0 ? libc() : null;
+        if (c != null) {
+            HeapInvocationBuffer args = new HeapInvocationBuffer(c.close());
+            args.putInt(fd);
+            Invoker.getInstance().invokeInt(c.close(), args);
         }
     }
 
@@ -73,23 +106,28 @@ final class HostFiles {
      * {@link #UNKNOWN} on any other failure.
      */
     static long seek(int fd, long offset, int whence) {
-        if (fd < 0) {
+        LibC c = fd >= 0 ? libc() : null;
+        if (c == null) {
             return UNKNOWN;
         }
-        long r = Holder.LIBC.lseek(fd, offset, whence);
+        long r = Invoker.getInstance().invokeL3(c.lseekContext(), c.lseekAddress(), fd, offset, whence);
         if (r >= 0) {
             return r;
         }
-        return Holder.RUNTIME.getLastError() == ENXIO ? NO_MORE : UNKNOWN;
+        return LastError.getInstance().get() == ENXIO ? NO_MORE : UNKNOWN;
     }
 
     /** {@code st_blocks * 512} of the open file, or -1 when unknown. */
     static long allocatedBytes(int fd) {
-        if (fd < 0) {
+        LibC c = fd >= 0 ? libc() : null;
+        if (c == null) {
             return -1;
         }
         byte[] buf = new byte[STAT_SIZE];
-        if (Holder.LIBC.fstat(fd, buf) != 0) {
+        HeapInvocationBuffer args = new HeapInvocationBuffer(c.fstat());
+        args.putInt(fd);
+        args.putArray(buf, 0, buf.length, ArrayFlags.OUT);
+        if (Invoker.getInstance().invokeInt(c.fstat(), args) != 0) {
             return -1;
         }
         long blocks = 0;
