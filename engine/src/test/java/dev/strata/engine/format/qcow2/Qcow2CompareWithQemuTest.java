@@ -112,9 +112,15 @@ class Qcow2CompareWithQemuTest {
         assertSameAsQemu(dir, dir.resolve("img.qcow2").toString());
     }
 
-    /** Compares bytes and block status of {@code image} (run from {@code dir}) with the real tools. */
-    static void assertSameAsQemu(Path dir, String image) throws IOException {
-        Path raw = dir.resolve("qemu-out.raw");
+    /**
+     * Compares bytes and block status of {@code image} (run from {@code dir}) with the real tools.
+     * qemu's raw output is left in a temporary file, deleted when the JVM exits.
+     *
+     * @return that raw output
+     */
+    static Path assertSameAsQemu(Path dir, String image) throws IOException {
+        Path raw = Files.createTempFile("qemu-out", ".raw");
+        raw.toFile().deleteOnExit();
         QemuTool.run(dir, "qemu-img convert -O raw '" + image + "' '" + raw + "'");
         byte[] expected = Files.readAllBytes(raw);
         List<String> expectedMap = qemuMap(dir, image);
@@ -140,6 +146,7 @@ class Qcow2CompareWithQemuTest {
             int mismatch = Arrays.mismatch(expected, actual);
             assertEquals(-1, mismatch, "first differing guest byte");
         }
+        return raw;
     }
 
     @SuppressWarnings("unchecked")
