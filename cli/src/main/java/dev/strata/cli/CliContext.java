@@ -1,6 +1,7 @@
 package dev.strata.cli;
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.CorruptionListener;
 
 import java.io.PrintStream;
 
@@ -21,6 +22,23 @@ public record CliContext(PrintStream out, PrintStream err, String programName, b
     public void error(String message) {
         out.flush();
         err.println(programName + ": " + message);
+    }
+
+    /**
+     * Prints {@code line} on stderr as it is, without the program name, for the diagnostics qemu
+     * writes with a plain fprintf (such as qcow2's corruption warnings); stdout is flushed first.
+     */
+    public void unprefixedError(String line) {
+        out.flush();
+        err.println(line);
+    }
+
+    /**
+     * A listener that prints each image's corruption warning the way qemu does
+     * ("qcow2: Image is corrupt: ...; further non-fatal corruption events will be suppressed").
+     */
+    public CorruptionListener corruptionReporter() {
+        return event -> unprefixedError(event.message());
     }
 
     /** Prints the error line of {@code e}, and its stack trace with --debug. */

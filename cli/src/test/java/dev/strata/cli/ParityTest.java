@@ -247,6 +247,46 @@ class ParityTest {
         same("compare", "{dir}/enc.qcow2", "{dir}/r.raw");
     }
 
+    /**
+     * qemu opens an external data file with the image (map and compare fail at open, info works
+     * without it), and prints one corruption line per open image, without the program name,
+     * when mapping meets inconsistent metadata.
+     */
+    @Test
+    void missingDataFileAndCorruptMetadata() throws IOException {
+        RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "-o", "data_file=" + dir.resolve("gone.raw"), "gone.qcow2",
+                "1M");
+        Files.delete(dir.resolve("gone.raw"));
+        same("info", "{dir}/gone.qcow2");
+        same("map", "{dir}/gone.qcow2");
+        same("compare", "{dir}/r.raw", "{dir}/gone.qcow2");
+
+        RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "l2bad.qcow2", "1M");
+        RealQemu.mustQemuIo(dir, "-c", "write -P 1 0 64k", "l2bad.qcow2");
+        Files.copy(dir.resolve("l2bad.qcow2"), dir.resolve("rbbad.qcow2"));
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve("l2bad.qcow2").toFile(), "rw")) {
+            addToTableEntry(f, 40, 512); // first L1 entry: a misaligned L2 table
+        }
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve("rbbad.qcow2").toFile(), "rw")) {
+            addToTableEntry(f, 48, 512); // first refcount table entry: a misaligned refcount block
+        }
+        for (String f : List.of("l2bad.qcow2", "rbbad.qcow2")) {
+            same("map", "{dir}/" + f);
+            same("map", "--output=json", "{dir}/" + f);
+            same("compare", "{dir}/" + f, "{dir}/" + f);
+        }
+    }
+
+    /** Adds {@code delta} to the first entry of the table whose offset the header holds at {@code field}. */
+    private static void addToTableEntry(RandomAccessFile f, long field, long delta) throws IOException {
+        f.seek(field);
+        long table = f.readLong();
+        f.seek(table);
+        long entry = f.readLong();
+        f.seek(table);
+        f.writeLong(entry + delta);
+    }
+
     @Test
     void globalAndOptionErrors() {
         List<List<String>> cases = new ArrayList<>();

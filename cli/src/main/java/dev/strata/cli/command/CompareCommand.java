@@ -95,7 +95,7 @@ public final class CompareCommand implements Callable<Integer>, OptionHook {
         }
         Image image1;
         try {
-            image1 = Opening.open(ImageOpts.resolve(imageOpts, name1, format1), forceShare);
+            image1 = Opening.open(ctx, ImageOpts.resolve(imageOpts, name1, format1), forceShare);
         } catch (StrataException e) {
             ctx.error(e);
             return 2;
@@ -103,7 +103,7 @@ public final class CompareCommand implements Callable<Integer>, OptionHook {
         try (image1) {
             Image image2;
             try {
-                image2 = Opening.open(ImageOpts.resolve(imageOpts, name2, format2), forceShare);
+                image2 = Opening.open(ctx, ImageOpts.resolve(imageOpts, name2, format2), forceShare);
             } catch (StrataException e) {
                 ctx.error(e);
                 return 2;

@@ -88,7 +88,7 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         Image image;
         try {
             ImageOpts.Resolved r = ImageOpts.resolve(imageOpts, files.get(0), format);
-            image = Opening.open(r, forceShare);
+            image = Opening.open(ctx, r, forceShare);
         } catch (StrataException e) {
             ctx.error(e);
             return 1;

@@ -49,7 +49,10 @@ public interface FormatDriver extends Closeable {
      * @return a mapping of length in (0, maxLength], or {@code Eof} when guestOffset is at or past
      *         the virtual size; drivers return runs as long as their metadata makes cheap (one
      *         table at a time), and generic code merges
-     * @throws dev.strata.engine.StrataException EIO on corrupt metadata
+     * @throws dev.strata.engine.StrataException EIO on corrupt metadata, which the driver first
+     *         reports to the {@link OpenOptions#corruptionListener()} it was opened with (once
+     *         per layer, where qemu signals a corruption); a driver opened with
+     *         {@link OpenOptions#noIo()} may refuse to map what it needs unopened files for
      */
     Mapping map(long guestOffset, long maxLength);
 

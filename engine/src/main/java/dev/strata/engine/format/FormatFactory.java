@@ -18,8 +18,11 @@ public interface FormatFactory {
 
     /**
      * Opens one layer over {@code file}. The driver owns {@code file} from now on and closes it.
+     * Unless {@link OpenOptions#noIo()}, the layer is made ready for I/O as qemu's open would
+     * (other files it needs are opened, what qemu cannot read without a secret is refused).
      *
-     * @throws dev.strata.engine.StrataException with qemu's message when the header is invalid
+     * @throws dev.strata.engine.StrataException with qemu's message when the header is invalid or
+     *         the layer cannot be opened for I/O
      */
     FormatDriver open(Storage file, OpenOptions options);
 }

@@ -1,20 +1,55 @@
 package dev.strata.engine.format;
 
+import java.util.Objects;
+
 /**
  * How to open an image chain.
  *
- * @param readOnly    open every layer without write access
- * @param forceShare  qemu's -U/--force-share: do not take (or respect) image locks
- * @param noBacking   open the top layer only (qemu's backing=null / -u paths)
+ * @param readOnly           open every layer without write access
+ * @param forceShare         qemu's -U/--force-share: do not take (or respect) image locks
+ * @param noBacking          open the top layer only (qemu's backing=null / -u paths)
+ * @param noIo               metadata only, qemu's BDRV_O_NO_IO (what {@code qemu-img info} uses):
+ *                           the caller promises not to read guest data, so drivers skip whatever
+ *                           only data I/O needs and whose absence would otherwise fail the open
+ *                           (a qcow2 external data file, the key of an encrypted image). Mapping
+ *                           may still work from metadata; reads of guest data may fail.
+ * @param corruptionListener told when a driver finds inconsistent metadata while serving a
+ *                           request ({@link CorruptionListener#IGNORE} by default)
  */
-public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking) {
-    /** Read-only, respecting locks, whole chain. */
+public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
+                          CorruptionListener corruptionListener) {
+
+    public OpenOptions {
+        Objects.requireNonNull(corruptionListener, "corruptionListener");
+    }
+
+    /** Options for I/O (not {@code noIo}) whose corruption events are ignored. */
+    public OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking) {
+        this(readOnly, forceShare, noBacking, false, CorruptionListener.IGNORE);
+    }
+
+    /** Read-only, respecting locks, whole chain, for I/O. */
     public static OpenOptions readOnlyChain() {
         return new OpenOptions(true, false, false);
     }
 
     /** The same options with {@code forceShare} set as given. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, share, noBacking);
+        return new OpenOptions(readOnly, share, noBacking, noIo, corruptionListener);
+    }
+
+    /** The same options with {@code noBacking} set as given. */
+    public OpenOptions withNoBacking(boolean value) {
+        return new OpenOptions(readOnly, forceShare, value, noIo, corruptionListener);
+    }
+
+    /** The same options with {@code noIo} (metadata only) set as given. */
+    public OpenOptions withNoIo(boolean value) {
+        return new OpenOptions(readOnly, forceShare, noBacking, value, corruptionListener);
+    }
+
+    /** The same options reporting corruption events to {@code listener}. */
+    public OpenOptions withCorruptionListener(CorruptionListener listener) {
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, listener);
     }
 }

@@ -6,7 +6,8 @@ package dev.strata.engine.format.qcow2;
  * for types with a host cluster is contiguous on the host; compressed clusters come one at a
  * time. Every metadata inconsistency qemu reports as a corruption (unaligned L2 table or
  * cluster, zero clusters in v2, compressed clusters with an external data file, mismatched
- * external offsets, invalid subcluster bitmaps) is an EIO here with qemu's text.
+ * external offsets, invalid subcluster bitmaps) is signalled as one (qcow2_signal_corruption)
+ * and fails the lookup with an EIO carrying qemu's text.
  */
 
 import dev.strata.engine.StrataException;
@@ -16,6 +17,7 @@ final class Qcow2ClusterMapper {
     private final Qcow2Header header;
     private final Qcow2L1Table l1;
     private final Qcow2L2Cache cache;
+    private final Qcow2CorruptionSignal signal;
     private final int clusterBits;
     private final long clusterSize;
     private final int l2Bits;
@@ -37,10 +39,11 @@ final class Qcow2ClusterMapper {
     record Run(Qcow2SubclusterType type, long length, long hostOffset, Qcow2L2Entry entry) {
     }
 
-    Qcow2ClusterMapper(Qcow2Header header, Qcow2L1Table l1, Qcow2L2Cache cache) {
+    Qcow2ClusterMapper(Qcow2Header header, Qcow2L1Table l1, Qcow2L2Cache cache, Qcow2CorruptionSignal signal) {
         this.header = header;
         this.l1 = l1;
         this.cache = cache;
+        this.signal = signal;
         this.clusterBits = header.clusterBits();
         this.clusterSize = header.clusterSize();
         this.extended = header.extendedL2();
@@ -55,7 +58,7 @@ final class Qcow2ClusterMapper {
      * Looks up {@code guestOffset}.
      *
      * @param maxLength the most the run may cover (greater than zero)
-     * @throws StrataException EIO on corrupt metadata
+     * @throws StrataException EIO on corrupt metadata, after signalling the corruption
      */
     Run lookup(long guestOffset, long maxLength) {
         long offsetInCluster = guestOffset & (clusterSize - 1);
@@ -71,7 +74,7 @@ final class Qcow2ClusterMapper {
             return new Run(Qcow2SubclusterType.UNALLOCATED_PLAIN, bytesNeeded - offsetInCluster, 0, null);
         }
         if ((l2Offset & (clusterSize - 1)) != 0) {
-            throw StrataException.io("L2 table offset " + hex(l2Offset) + " unaligned (L1 index: "
+            throw signal.corruption("L2 table offset " + hex(l2Offset) + " unaligned (L1 index: "
                     + hex(l1Index) + ")");
         }
         long sliceOffset = l2Offset + (l2Index / sliceEntries) * cache.sliceBytes();
@@ -83,30 +86,30 @@ final class Qcow2ClusterMapper {
         Qcow2SubclusterType type = entry.subclusterType(scIndex, extended, dataFile);
         if (header.version() < 3
                 && (type == Qcow2SubclusterType.ZERO_PLAIN || type == Qcow2SubclusterType.ZERO_ALLOC)) {
-            throw StrataException.io("Zero cluster entry found in pre-v3 image (L2 offset: " + hex(l2Offset)
+            throw signal.corruption("Zero cluster entry found in pre-v3 image (L2 offset: " + hex(l2Offset)
                     + ", L2 index: " + hex(indexInSlice) + ")");
         }
         long hostOffset = 0;
         if (type == Qcow2SubclusterType.COMPRESSED && dataFile) {
-            throw StrataException.io("Compressed cluster entry found in image with external data file (L2 offset: "
+            throw signal.corruption("Compressed cluster entry found in image with external data file (L2 offset: "
                     + hex(l2Offset) + ", L2 index: " + hex(indexInSlice) + ")");
         }
         if (type.hasHostCluster()) {
             long hostCluster = entry.hostOffset();
             hostOffset = hostCluster + offsetInCluster;
             if ((hostCluster & (clusterSize - 1)) != 0) {
-                throw StrataException.io("Cluster allocation offset " + hex(hostCluster) + " unaligned (L2 offset: "
+                throw signal.corruption("Cluster allocation offset " + hex(hostCluster) + " unaligned (L2 offset: "
                         + hex(l2Offset) + ", L2 index: " + hex(indexInSlice) + ")");
             }
             if (dataFile && hostOffset != guestOffset) {
-                throw StrataException.io("External data file host cluster offset " + hex(hostCluster)
+                throw signal.corruption("External data file host cluster offset " + hex(hostCluster)
                         + " does not match guest cluster offset: " + hex(guestOffset - offsetInCluster)
                         + ", L2 index: " + hex(indexInSlice) + ")");
             }
         }
         int sc = countContiguous(slice, indexInSlice, scIndex, (int) nbClusters);
         if (sc < 0) {
-            throw StrataException.io("Invalid cluster entry found  (L2 offset: " + hex(l2Offset) + ", L2 index: "
+            throw signal.corruption("Invalid cluster entry found  (L2 offset: " + hex(l2Offset) + ", L2 index: "
                     + hex(indexInSlice + (-sc - 1)) + ")");
         }
         long available = Math.min((long) (sc + scIndex) << subclusterBits, bytesNeeded);

@@ -18,8 +18,18 @@ package dev.strata.engine.format.qcow2;
  *   UNALLOCATED_ALLOC -> Unallocated with its host location (none when encrypted)
  *
  * External data files: qemu-img 7.2 opens a relative data file name relative to the current
- * directory (verified with the real tool), and its 'info' works without the data file. So the
- * data file is opened at open time but a failure is only reported by map().
+ * directory (verified with the real tool). An open for I/O opens the data file and fails with
+ * the data file's error, as qemu does; a metadata-only open (OpenOptions.noIo, qemu's
+ * BDRV_O_NO_IO, which 'qemu-img info' uses) does not open it at all, so info works without it.
+ *
+ * Encryption: without a key (we never take one) qemu refuses to open an encrypted image for I/O,
+ * at the step of qcow2_do_open where it sets up the cipher: a LUKS image while it reads the
+ * header extensions (before the data file), an AES image after the data file. Metadata-only
+ * opens skip the key, and then map() answers from metadata while reads of encrypted data fail.
+ *
+ * Corruption: inconsistent metadata met while mapping (or while probing for metadata
+ * preallocation) is signalled once per open layer to the OpenOptions' CorruptionListener, as
+ * qemu's qcow2_signal_corruption does for read-only images, and fails the request with EIO.
  */
 
 import dev.strata.engine.ErrorKind;
@@ -51,7 +61,7 @@ public final class Qcow2Driver implements FormatDriver {
     private final Qcow2BitmapDirectory bitmaps;
     private final Qcow2LuksHeader luks;
     private final Storage dataFile;
-    private final StrataException dataFileError;
+    private final Qcow2CorruptionSignal corruption;
     private final long virtualSize;
     private final boolean encrypted;
     private final AtomicReferenceArray<Decoded> decoded = new AtomicReferenceArray<>(DECODED_SLOTS);
@@ -62,59 +72,72 @@ public final class Qcow2Driver implements FormatDriver {
     }
 
     private Qcow2Driver(Storage file, Qcow2Header header, Qcow2L1Table l1, Qcow2LuksHeader luks, Storage dataFile,
-                       StrataException dataFileError, Qcow2SnapshotTable snapshots, Qcow2BitmapDirectory bitmaps) {
+                        Qcow2SnapshotTable snapshots, Qcow2BitmapDirectory bitmaps, OpenOptions options) {
         this.file = file;
         this.header = header;
         this.l1 = l1;
         this.luks = luks;
         this.dataFile = dataFile;
-        this.dataFileError = dataFileError;
         this.snapshots = snapshots;
         this.bitmaps = bitmaps;
         this.virtualSize = header.virtualSize();
         this.encrypted = header.cryptMethod() != 0;
-        this.mapper = new Qcow2ClusterMapper(header, l1, Qcow2L2Cache.forImage(file, header));
+        this.corruption = new Qcow2CorruptionSignal(file.name(), options.corruptionListener());
+        this.mapper = new Qcow2ClusterMapper(header, l1, Qcow2L2Cache.forImage(file, header), corruption);
     }
 
     /**
-     * Opens a qcow2 layer over {@code file}, which the driver then owns.
+     * Opens a qcow2 layer over {@code file}, which the driver then owns. Unless
+     * {@code options.noIo()}, the external data file is opened too and an encrypted image is
+     * refused (no key).
      *
      * @throws StrataException with qemu's message (no "Could not open" prefix) for an invalid
      *         image; EACCES "qcow2: Image is corrupt; cannot be opened read/write" for a
-     *         corrupt image opened for writing (read-only opens of corrupt images are allowed)
+     *         corrupt image opened for writing (read-only opens of corrupt images are allowed);
+     *         the data file's open error ("Could not open 'NAME': No such file or directory");
+     *         EINVAL "Parameter 'encrypt.key-secret' is required for cipher" for an encrypted
+     *         image opened for I/O
      */
     public static Qcow2Driver open(Storage file, OpenOptions options) {
         Qcow2Header header = Qcow2Header.parse(file);
         if (header.corrupt() && !options.readOnly()) {
             throw new StrataException(ErrorKind.EACCES, "qcow2: Image is corrupt; cannot be opened read/write");
         }
+        boolean io = !options.noIo();
         Qcow2L1Table l1 = Qcow2L1Table.parse(file, header.l1TableOffset(), header.l1Size());
-        Storage dataFile = null;
-        StrataException dataFileError = null;
-        if (header.hasDataFile()) {
-            try {
-                dataFile = FileStorage.open(header.dataFileName(), options.readOnly());
-            } catch (StrataException e) {
-                dataFileError = e;
+        Qcow2LuksHeader luks = null;
+        Qcow2HeaderExtension.CryptoHeader ch = header.cryptoHeader();
+        if (header.cryptMethod() == 2 && ch != null) {
+            if (io) {
+                throw keyRequired(); // qemu's LUKS open asks for the key before reading the header
             }
+            luks = Qcow2LuksHeader.parse(file, ch.offset(), ch.length());
         }
+        Storage dataFile = io && header.hasDataFile() ? FileStorage.open(header.dataFileName(), options.readOnly())
+                : null;
         try {
-            Qcow2LuksHeader luks = null;
-            Qcow2HeaderExtension.CryptoHeader ch = header.cryptoHeader();
-            if (header.cryptMethod() == 2 && ch != null) {
-                luks = Qcow2LuksHeader.parse(file, ch.offset(), ch.length());
+            if (io && header.cryptMethod() == 2) {
+                throw StrataException.invalid("Missing CRYPTO header for crypt method 2");
+            }
+            if (io && header.cryptMethod() == 1) {
+                throw keyRequired();
             }
             Qcow2SnapshotTable snapshots = Qcow2SnapshotTable.parse(file, header.snapshotsOffset(),
                     header.nbSnapshots());
             Qcow2BitmapDirectory bitmaps = Qcow2BitmapDirectory.parse(file, header);
             bitmaps.checkTables(file, header.clusterSize(), header.virtualSize());
-            return new Qcow2Driver(file, header, l1, luks, dataFile, dataFileError, snapshots, bitmaps);
+            return new Qcow2Driver(file, header, l1, luks, dataFile, snapshots, bitmaps, options);
         } catch (RuntimeException e) {
             if (dataFile != null) {
                 dataFile.close();
             }
             throw e;
         }
+    }
+
+    /** qemu's crypto layer without a key secret (it names the option with the "encrypt." prefix). */
+    private static StrataException keyRequired() {
+        return StrataException.invalid("Parameter 'encrypt.key-secret' is required for cipher");
     }
 
     /** The parsed header. */
@@ -162,8 +185,12 @@ public final class Qcow2Driver implements FormatDriver {
         if (guestOffset >= virtualSize) {
             return new Mapping.Eof();
         }
-        if (dataFileError != null) {
-            throw new StrataException(dataFileError.kind(), dataFileError.getMessage(), dataFileError);
+        // qemu probes for metadata preallocation at the first block status request (reads come
+        // after it in every qemu-img verb); a corrupt refcount block is signalled then.
+        boolean preallocated = metadataPreallocated();
+        if (header.hasDataFile() && dataFile == null) {
+            throw StrataException.invalid("Cannot map '" + file.name() + "': it was opened for metadata only,"
+                    + " without its data file '" + header.dataFileName() + "'");
         }
         long length = Math.min(maxLength, virtualSize - guestOffset);
         Qcow2ClusterMapper.Run run = mapper.lookup(guestOffset, length);
@@ -175,7 +202,7 @@ public final class Qcow2Driver implements FormatDriver {
                     return new Mapping.Coded(len, false, this::readEncrypted);
                 }
                 return new Mapping.Raw(data, run.hostOffset(), len,
-                        metadataPreallocated() ? Mapping.HostHoles.MARK_ZERO : Mapping.HostHoles.IGNORE);
+                        preallocated ? Mapping.HostHoles.MARK_ZERO : Mapping.HostHoles.IGNORE);
             case COMPRESSED: {
                 Qcow2L2Entry entry = run.entry();
                 int inCluster = (int) (guestOffset & (header.clusterSize() - 1));
@@ -228,14 +255,17 @@ public final class Qcow2Driver implements FormatDriver {
         return out;
     }
 
-    /** Whether qemu would see this image as metadata-preallocated (checked once, lazily). */
+    /**
+     * Whether qemu would see this image as metadata-preallocated (checked once, at the first
+     * mapping, as qemu checks at the first block status).
+     */
     private boolean metadataPreallocated() {
         Boolean v = metadataPreallocated;
         if (v == null) {
             synchronized (this) {
                 v = metadataPreallocated;
                 if (v == null) {
-                    v = Qcow2Refcounts.detectMetadataPreallocation(file, header);
+                    v = Qcow2Refcounts.detectMetadataPreallocation(file, header, corruption);
                     metadataPreallocated = v;
                 }
             }

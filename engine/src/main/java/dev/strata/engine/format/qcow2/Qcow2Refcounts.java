@@ -5,7 +5,8 @@ package dev.strata.engine.format.qcow2;
  * heuristic (qcow2_detect_metadata_preallocation): count clusters with a non-zero refcount until
  * there are clearly more of them than the host file has allocated. The refcount table is read
  * lazily (bounded by qemu's 8 MiB limit and by the file size) and one refcount block at a time
- * is kept, since the heuristic walks clusters in order.
+ * is kept, since the heuristic walks clusters in order. An unaligned refcount block is signalled
+ * as a corruption, as qemu's qcow2_get_refcount does, even though the heuristic then just gives up.
  */
 
 import dev.strata.engine.StrataException;
@@ -19,6 +20,7 @@ final class Qcow2Refcounts {
     static final long REFT_OFFSET_MASK = 0xfffffffffffffe00L;
 
     private final Storage file;
+    private final Qcow2CorruptionSignal signal;
     private final int clusterBits;
     private final int refcountOrder;
     private final int blockBits;
@@ -27,8 +29,9 @@ final class Qcow2Refcounts {
     private long cachedBlockOffset = -1;
     private ByteBuffer cachedBlock;
 
-    Qcow2Refcounts(Storage file, Qcow2Header header) {
+    Qcow2Refcounts(Storage file, Qcow2Header header, Qcow2CorruptionSignal signal) {
         this.file = file;
+        this.signal = signal;
         this.clusterBits = header.clusterBits();
         this.refcountOrder = (int) header.refcountOrder();
         this.blockBits = clusterBits - (refcountOrder - 3);
@@ -41,7 +44,7 @@ final class Qcow2Refcounts {
     /**
      * The refcount of host cluster {@code clusterIndex}.
      *
-     * @throws StrataException EIO for an unaligned refcount block
+     * @throws StrataException EIO for an unaligned refcount block, after signalling the corruption
      */
     long refcount(long clusterIndex) {
         long tableIndex = clusterIndex >>> blockBits;
@@ -53,7 +56,7 @@ final class Qcow2Refcounts {
             return 0;
         }
         if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
-            throw StrataException.io("Refblock offset " + Qcow2ClusterMapper.hex(blockOffset)
+            throw signal.corruption("Refblock offset " + Qcow2ClusterMapper.hex(blockOffset)
                     + " unaligned (reftable index: " + Qcow2ClusterMapper.hex(tableIndex) + ")");
         }
         if (blockOffset != cachedBlockOffset) {
@@ -87,9 +90,9 @@ final class Qcow2Refcounts {
      * qemu's qcow2_detect_metadata_preallocation: true when clearly more clusters are in use
      * (non-zero refcount) than the host file has allocated, i.e. data clusters are reserved but
      * not written. Any failure (unknown allocation, corrupt refcounts) answers false, as qemu
-     * treats errors as "not preallocated".
+     * treats errors as "not preallocated" (a corrupt refcount block is still signalled).
      */
-    static boolean detectMetadataPreallocation(Storage file, Qcow2Header header) {
+    static boolean detectMetadataPreallocation(Storage file, Qcow2Header header, Qcow2CorruptionSignal signal) {
         try {
             long fileLength = file.size();
             long allocated = file.allocatedSize();
@@ -100,7 +103,7 @@ final class Qcow2Refcounts {
             long realClusters = allocated / clusterSize;
             long threshold = Math.max(realClusters * 10 / 9, realClusters + 2);
             long endCluster = (fileLength + clusterSize - 1) / clusterSize;
-            Qcow2Refcounts refcounts = new Qcow2Refcounts(file, header);
+            Qcow2Refcounts refcounts = new Qcow2Refcounts(file, header, signal);
             long count = 0;
             for (long i = 0; i < endCluster && count < threshold; i++) {
                 if (refcounts.refcount(i) != 0) {

@@ -21,10 +21,11 @@ import java.util.Set;
  * chain, as qemu-img 7.2's {@code collect_image_info_list} does.
  *
  * <p>Each layer is opened on its own, without its backing file, so a missing backing file
- * does not fail a plain {@code info}. Down the chain the next name is the previous layer's
- * full backing file name and its format the recorded backing format (probed when none is
- * recorded). A name seen before ends the walk with qemu's "creates an infinite loop" error;
- * like qemu, names are compared as strings.
+ * does not fail a plain {@code info}, and for metadata only ({@link OpenOptions#noIo()}, qemu's
+ * BDRV_O_NO_IO), so neither does a missing external data file nor a missing encryption key.
+ * Down the chain the next name is the previous layer's full backing file name and its format
+ * the recorded backing format (probed when none is recorded). A name seen before ends the walk
+ * with qemu's "creates an infinite loop" error; like qemu, names are compared as strings.
  */
 public final class InfoOperation {
     private final ChainOpener opener;
@@ -40,7 +41,7 @@ public final class InfoOperation {
      *         "Could not open 'x': Could not open 'x': No such file or directory"
      */
     public List<ImageInfo> collect(ImageSource source, boolean backingChain, boolean forceShare) {
-        OpenOptions options = new OpenOptions(true, forceShare, true);
+        OpenOptions options = new OpenOptions(true, forceShare, true).withNoIo(true);
         List<ImageInfo> list = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         String fileName = source.fileName();

@@ -2,6 +2,7 @@ package dev.strata.engine.format.qcow2;
 
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.CorruptionEvent;
 import dev.strata.engine.format.FormatRegistry;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.image.ChainOpener;
@@ -16,6 +17,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -303,11 +306,14 @@ class Qcow2DamagedImageTest {
         patch64(img, l1, read64(img, l1) + 512);
         QemuTool.Result r = QemuTool.sh(img.getParent(), "qemu-img map --output=json '" + img + "'");
         assertEquals(1, r.exitCode());
-        try (Image i = ChainOpener.standard().open(img.toString(), null, OpenOptions.readOnlyChain())) {
+        List<CorruptionEvent> events = new CopyOnWriteArrayList<>();
+        try (Image i = openRecording(img, events)) {
             StrataException e = assertThrows(StrataException.class, () -> i.blockStatus(0, i.size()));
             assertEquals(ErrorKind.EIO, e.kind());
             assertTrue(r.stderr().contains(e.getMessage()), r.stderr() + " vs " + e.getMessage());
+            assertThrows(StrataException.class, () -> i.read(ByteBuffer.allocate(512), 0));
         }
+        assertSignalledLikeQemu(r, events, img);
     }
 
     @Test
@@ -317,11 +323,66 @@ class Qcow2DamagedImageTest {
         patch64(img, l2, read64(img, l2) + 1024);
         QemuTool.Result r = QemuTool.sh(img.getParent(), "qemu-img map --output=json '" + img + "'");
         assertEquals(1, r.exitCode());
-        try (Image i = ChainOpener.standard().open(img.toString(), null, OpenOptions.readOnlyChain())) {
+        List<CorruptionEvent> events = new CopyOnWriteArrayList<>();
+        try (Image i = openRecording(img, events)) {
             StrataException e = assertThrows(StrataException.class, () -> i.read(ByteBuffer.allocate(512), 0));
             assertEquals(ErrorKind.EIO, e.kind());
             assertTrue(r.stderr().contains(e.getMessage()), r.stderr() + " vs " + e.getMessage());
         }
+        assertSignalledLikeQemu(r, events, img);
+    }
+
+    /**
+     * A misaligned refcount block: qemu signals it while probing for metadata preallocation at
+     * the first block status, then maps the image as if it were not preallocated (exit 0).
+     */
+    @Test
+    void misalignedRefcountBlockIsSignalledButMappingWorks() throws IOException {
+        Path img = plainImage();
+        long reftable = read64(img, 48);
+        patch64(img, reftable, read64(img, reftable) + 512);
+        QemuTool.Result r = QemuTool.sh(img.getParent(), "qemu-img map --output=json '" + img + "'");
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<CorruptionEvent> events = new CopyOnWriteArrayList<>();
+        try (Image i = openRecording(img, events)) {
+            assertEquals(((List<?>) QemuTool.parseJson(r.stdout())).size(), i.blockStatus(0, i.size()).size());
+            i.read(ByteBuffer.allocate(4096), 0);
+        }
+        assertSignalledLikeQemu(r, events, img);
+    }
+
+    /** Unwatched opens and metadata-only opens that never map report nothing and still fail. */
+    @Test
+    void corruptionEventsGoOnlyToTheListenerOfTheirOpen() throws IOException {
+        Path img = plainImage();
+        long l1 = read64(img, 40);
+        patch64(img, l1, read64(img, l1) + 512);
+        try (Image i = ChainOpener.standard().open(img.toString(), null, OpenOptions.readOnlyChain())) {
+            assertThrows(StrataException.class, () -> i.blockStatus(0, i.size()));
+        }
+        List<CorruptionEvent> first = new CopyOnWriteArrayList<>();
+        List<CorruptionEvent> second = new CopyOnWriteArrayList<>();
+        try (Image a = openRecording(img, first); Image b = openRecording(img, second)) {
+            assertThrows(StrataException.class, () -> a.blockStatus(0, a.size()));
+            assertThrows(StrataException.class, () -> b.blockStatus(0, b.size()));
+            assertThrows(StrataException.class, () -> a.blockStatus(0, a.size()));
+        }
+        assertEquals(1, first.size(), first::toString);
+        assertEquals(1, second.size(), "each open image reports its own corruption once");
+    }
+
+    /** Opens {@code img} (whole chain, read-only) with a listener that records corruption events. */
+    private static Image openRecording(Path img, List<CorruptionEvent> events) {
+        return ChainOpener.standard().open(img.toString(), null,
+                OpenOptions.readOnlyChain().withCorruptionListener(events::add));
+    }
+
+    /** Exactly one event, whose line is the first line qemu-img printed on stderr. */
+    private static void assertSignalledLikeQemu(QemuTool.Result qemu, List<CorruptionEvent> events, Path img) {
+        assertEquals(1, events.size(), events::toString);
+        assertEquals(qemu.stderr().lines().findFirst().orElse(""), events.get(0).message());
+        assertEquals(img.toString(), events.get(0).fileName());
+        assertEquals("qcow2", events.get(0).formatName());
     }
 
     @Test

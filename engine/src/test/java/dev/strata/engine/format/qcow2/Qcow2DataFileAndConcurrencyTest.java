@@ -57,8 +57,9 @@ class Qcow2DataFileAndConcurrencyTest {
 
     /**
      * An image whose data file "d.raw" sits next to it: qemu-img map works only from that
-     * directory; from its parent it fails to open "d.raw", while qemu-img info still works. We
-     * run in neither directory, so we behave like qemu-img run from the parent.
+     * directory; from its parent it fails to open the image (it opens the data file at open
+     * time), while qemu-img info, which opens for metadata only, still works. We run in neither
+     * directory, so we behave like qemu-img run from the parent.
      */
     @Test
     void dataFileNextToTheImageIsNotFoundFromAnotherDirectory() throws IOException {
@@ -68,15 +69,33 @@ class Qcow2DataFileAndConcurrencyTest {
         QemuTool.run(sub, "qemu-img map --output=json img.qcow2");
         QemuTool.Result r = QemuTool.sh(sub.getParent(), "qemu-img map --output=json sub/img.qcow2");
         assertEquals(1, r.exitCode());
+        assertEquals("", r.stdout(), "qemu-img fails before mapping anything");
         String qemuMessage = QemuTool.openError(r.stderr(), "sub/img.qcow2");
         QemuTool.run(sub.getParent(), "qemu-img info sub/img.qcow2");
         assertTrue(Files.notExists(Path.of("d.raw")), "the JVM's directory must not hold a d.raw");
-        try (Image img = ChainOpener.standard().open(sub.resolve("img.qcow2").toString(), null,
-                OpenOptions.readOnlyChain())) {
-            assertEquals("d.raw", img.layers().get(0).driver().describe().formatSpecific().get("data-file"));
-            StrataException e = assertThrows(StrataException.class, () -> img.blockStatus(0, img.size()));
-            assertEquals(ErrorKind.ENOENT, e.kind());
-            assertEquals(qemuMessage, e.getMessage());
+        String image = sub.resolve("img.qcow2").toString();
+        StrataException e = assertThrows(StrataException.class,
+                () -> ChainOpener.standard().open(image, null, OpenOptions.readOnlyChain()).close());
+        assertEquals(ErrorKind.ENOENT, e.kind());
+        assertEquals(qemuMessage, e.getMessage());
+        try (Image img = ChainOpener.standard().open(image, null, OpenOptions.readOnlyChain().withNoIo(true))) {
+            FormatDriver d = img.layers().get(0).driver();
+            assertEquals("d.raw", d.describe().formatSpecific().get("data-file"));
+            assertEquals(1, d.storages().size(), "a metadata-only open does not touch the data file");
+            assertThrows(StrataException.class, () -> img.blockStatus(0, img.size()));
+        }
+    }
+
+    /** With its data file present, a metadata-only open still leaves the data file alone. */
+    @Test
+    void metadataOnlyOpenDoesNotOpenThePresentDataFile() throws IOException {
+        QemuTool.run(dir, "qemu-img create -q -f qcow2 -o data_file='" + dir.resolve("m.raw") + "' m.qcow2 1M");
+        String image = dir.resolve("m.qcow2").toString();
+        try (Image img = ChainOpener.standard().open(image, null, OpenOptions.readOnlyChain())) {
+            assertEquals(2, img.layers().get(0).driver().storages().size());
+        }
+        try (Image img = ChainOpener.standard().open(image, null, OpenOptions.readOnlyChain().withNoIo(true))) {
+            assertEquals(1, img.layers().get(0).driver().storages().size());
         }
     }
 

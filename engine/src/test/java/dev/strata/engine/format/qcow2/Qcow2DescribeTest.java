@@ -77,8 +77,9 @@ class Qcow2DescribeTest {
     static void assertDescribesLikeQemu(Path dir, Path image) {
         Map<String, Object> info = (Map<String, Object>) QemuTool.parseJson(
                 QemuTool.run(dir, "qemu-img info -U --output=json '" + image + "'"));
-        OpenOptions noBacking = new OpenOptions(true, false, true);
-        try (Image img = ChainOpener.standard().open(image.toString(), null, noBacking)) {
+        // As qemu-img info opens: no backing file, metadata only (BDRV_O_NO_IO).
+        OpenOptions infoOpen = new OpenOptions(true, false, true).withNoIo(true);
+        try (Image img = ChainOpener.standard().open(image.toString(), null, infoOpen)) {
             FormatDriver d = img.layers().get(0).driver();
             LayerDescription desc = d.describe();
             assertEquals(info.get("virtual-size"), d.virtualSize());
@@ -116,8 +117,9 @@ class Qcow2DescribeTest {
     }
 
     /**
-     * A LUKS image: info (the LUKS header details qemu-img info prints without a secret), map
-     * (DATA without offset, as qemu reports it with the secret), and a clear ENOTSUP on reads.
+     * A LUKS image: info (the LUKS header details qemu-img info prints without a secret); an open
+     * for I/O refused as qemu-img refuses it without the secret; and with a metadata-only open,
+     * map (DATA without offset, as qemu reports it with the secret) and a clear ENOTSUP on reads.
      */
     @Test
     void luksEncryptedImage() throws IOException {
@@ -147,7 +149,13 @@ class Qcow2DescribeTest {
                     ((Long) m.get("depth")).intValue(), (Boolean) m.get("present"), (Boolean) m.get("zero"),
                     (Boolean) m.get("data"), (Long) m.get("offset")));
         }
-        try (Image img = ChainOpener.standard().open(image.toString(), null, OpenOptions.readOnlyChain())) {
+        QemuTool.Result noKey = QemuTool.sh(dir, "qemu-img map img.qcow2");
+        assertEquals(1, noKey.exitCode());
+        StrataException refused = assertThrows(StrataException.class, () -> ChainOpener.standard()
+                .open(image.toString(), null, OpenOptions.readOnlyChain()).close());
+        assertEquals(QemuTool.openError(noKey.stderr(), "img.qcow2"), refused.getMessage());
+        try (Image img = ChainOpener.standard().open(image.toString(), null,
+                OpenOptions.readOnlyChain().withNoIo(true))) {
             List<String> actual = new ArrayList<>();
             img.blockStatus(0, img.size()).forEach(e -> actual.add(Qcow2CompareWithQemuTest.describe(e.start(),
                     e.length(), e.depth(), e.present(), e.zero(), e.data(), e.hasOffset() ? e.offset() : null)));

@@ -1,0 +1,38 @@
+package dev.strata.engine.format.qcow2;
+
+/*
+ * Design note: qemu's qcow2_signal_corruption for a driver that never writes. qemu reports the
+ * first inconsistency it meets in an image's metadata on stderr and suppresses the later
+ * non-fatal ones; it marks the image corrupt on disk only when the image is writable, which ours
+ * never is. So every event here is the non-fatal kind, reported at most once per open layer
+ * (one object per driver), and the failing request gets an EIO with the same reason.
+ */
+
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.CorruptionEvent;
+import dev.strata.engine.format.CorruptionListener;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** Reports metadata corruption of one open qcow2 layer, once. Thread-safe. */
+final class Qcow2CorruptionSignal {
+    private final String fileName;
+    private final CorruptionListener listener;
+    private final AtomicBoolean signaled = new AtomicBoolean();
+
+    Qcow2CorruptionSignal(String fileName, CorruptionListener listener) {
+        this.fileName = fileName;
+        this.listener = listener;
+    }
+
+    /**
+     * Reports {@code reason} unless this layer already reported a corruption, and returns the
+     * EIO the failing request throws: {@code throw signal.corruption("...")}.
+     */
+    StrataException corruption(String reason) {
+        if (signaled.compareAndSet(false, true)) {
+            listener.corruptionFound(new CorruptionEvent(Qcow2Format.NAME, fileName, reason));
+        }
+        return StrataException.io(reason);
+    }
+}
