@@ -90,6 +90,9 @@ public final class Stratad {
         if (cmd.port != null && (cmd.port < 0 || cmd.port > 65535)) {
             throw new DaemonException("Invalid port number '" + cmd.port + "'");
         }
+        if (cmd.handshakeLimit < 1) {
+            throw new DaemonException("Invalid handshake limit '" + cmd.handshakeLimit + "'");
+        }
         if (cmd.fuseAllowOther && cmd.fuse == null) {
             throw new DaemonException("--fuse-allow-other needs --fuse MOUNTPOINT");
         }
@@ -97,7 +100,7 @@ public final class Stratad {
         int port = cmd.port != null ? cmd.port : DaemonSettings.DEFAULT_PORT;
         return new DaemonSettings(specs, cmd.forceShare, bind, port, cmd.wantsNbd() ? cmd.socket : null,
                 cmd.shared, cmd.persistent, cmd.fuse, cmd.fuseAllowOther, cmd.pidFile,
-                DaemonSettings.DEFAULT_HANDSHAKE_TIMEOUT);
+                java.time.Duration.ofSeconds(cmd.handshakeLimit));
     }
 
     /** Starts the daemon, reports readiness (to a --fork parent), and waits for the end. */

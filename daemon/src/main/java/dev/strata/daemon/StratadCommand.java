@@ -87,6 +87,10 @@ final class StratadCommand {
     @Option(names = "--pid-file", paramLabel = "PATH", description = "write the server's process ID to PATH")
     Path pidFile;
 
+    @Option(names = "--handshake-limit", paramLabel = "SECONDS", defaultValue = "10",
+            description = "drop clients that have not finished the handshake after SECONDS (default 10, as qemu-nbd)")
+    int handshakeLimit;
+
     @Option(names = "--debug", description = "print stack traces with errors")
     boolean debug;
 
