@@ -26,7 +26,7 @@ import dev.strata.engine.format.qcow2.Qcow2Header;
 import dev.strata.engine.format.qcow2.Qcow2SnapshotTable;
 import dev.strata.engine.format.qcow2.check.Qcow2Checker;
 import dev.strata.engine.image.ChainOpener;
-import dev.strata.engine.image.Image;
+import dev.strata.engine.image.Layer;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.FileStorage;
 import dev.strata.engine.storage.Storage;
@@ -60,22 +60,27 @@ public final class CheckOp {
     }
 
     private static CheckOutcome open(String fileName, String format, boolean forceShare, CheckListener out) {
-        OpenOptions options = new OpenOptions(true, forceShare, false);
         warnAboutStaleBitmaps(fileName, format, out);
-        Image image;
+        ChainOpener opener = ChainOpener.standard();
+        Layer top;
         try {
-            image = ChainOpener.standard().open(fileName, format, options);
+            top = opener.openLayer(fileName, format, new OpenOptions(true, forceShare, true));
         } catch (StrataException e) {
             return checkAfterStrictOpenFailed(fileName, format, forceShare, e, out);
         }
-        try (image) {
-            FormatDriver top = image.layers().get(0).driver();
-            if (!Qcow2Format.NAME.equals(top.formatName())) {
-                return new CheckOutcome.Unsupported(top.formatName());
+        FormatDriver driver = top.driver();
+        try {
+            if (!Qcow2Format.NAME.equals(driver.formatName())) {
+                // qemu opens the whole chain before it finds out that the format has no checks
+                opener.open(fileName, format, new OpenOptions(true, forceShare, false)).close();
+                return new CheckOutcome.Unsupported(driver.formatName());
             }
-            Qcow2Header header = Qcow2Header.parse(top.file(), true);
-            requireOpenableForIo(header, top.storages().size() > 1);
-            return Qcow2Checker.check(top.file(), out);
+            Qcow2Header header = Qcow2Header.parse(driver.file(), true);
+            requireOpenableForIo(header, driver.storages().size() > 1);
+            openBackingChain(fileName, header, forceShare);
+            return Qcow2Checker.check(driver.file(), out);
+        } finally {
+            driver.close();
         }
     }
 
@@ -94,10 +99,13 @@ public final class CheckOp {
         try (file) {
             boolean qcow2 = format != null ? Qcow2Format.NAME.equals(format)
                     : Qcow2Format.NAME.equals(FormatRegistry.standard().probe(file).name());
-            if (!qcow2 || !lenientInCheckMode(file)) {
+            if (!qcow2) {
                 throw failure;
             }
-            Qcow2Header header = Qcow2Header.parse(file, true);
+            Qcow2Header header = Qcow2Header.parse(file, true); // check mode's own open error first
+            if (!lenientInCheckMode(file)) {
+                throw failure;
+            }
             requireOpenableForIo(header, false);
             Qcow2BitmapDirectory.parse(file, header).checkTables(file, header.clusterSize(), header.virtualSize());
             openBackingChain(fileName, header, forceShare);
@@ -107,8 +115,8 @@ public final class CheckOp {
 
     /** qemu opens the backing chain after the image itself; a failure fails the check's open. */
     private static void openBackingChain(String fileName, Qcow2Header header, boolean forceShare) {
-        if (header.backingFileName() == null) {
-            return;
+        if (header.backingFileName() == null || header.backingFileName().isEmpty()) {
+            return; // qemu opens no backing file for an empty name
         }
         String name = PathNames.combine(fileName, header.backingFileName());
         try {
@@ -175,11 +183,22 @@ public final class CheckOp {
      * file (opened relative to the current directory, as qemu-img 7.2 does).
      */
     private static void requireOpenableForIo(Qcow2Header header, boolean dataFileOpen) {
-        if (header.cryptMethod() != 0) {
-            throw new StrataException(ErrorKind.EINVAL, "Parameter 'encrypt.key-secret' is required for cipher");
+        boolean luksHeader = header.cryptMethod() == 2 && header.cryptoHeader() != null;
+        if (luksHeader) {
+            throw keyRequired(); // qemu opens the LUKS header while it reads the extensions
         }
         if (header.hasDataFile() && !dataFileOpen) {
             FileStorage.open(header.dataFileName(), true).close();
         }
+        if (header.cryptMethod() == 2) {
+            throw new StrataException(ErrorKind.EINVAL, "Missing CRYPTO header for crypt method 2");
+        }
+        if (header.cryptMethod() != 0) {
+            throw keyRequired();
+        }
+    }
+
+    private static StrataException keyRequired() {
+        return new StrataException(ErrorKind.EINVAL, "Parameter 'encrypt.key-secret' is required for cipher");
     }
 }
