@@ -323,4 +323,55 @@ class Qcow2CheckerSpecialCasesTest {
         QemuCheck.assertSameAsQemu(damaged(base, "luks-no-header", p -> p.w32(32, 2)));
         QemuCheck.assertSameAsQemu(damaged(base, "aes", p -> p.w32(32, 1)));
     }
+
+    @Test
+    void extendedL2Entries() throws IOException {
+        Path base = make("xl2.base", "extended_l2=on", "4M", "write -P 1 0 3k", "write -P 2 1M 64k");
+        QemuCheck.assertSameAsQemu(damaged(base, "xl2-unallocated-with-alloc-bits",
+                p -> p.w64(p.l2EntryOffset(p.l2Table(0), 5) + 8, 0x3)));
+        QemuCheck.assertSameAsQemu(damaged(base, "xl2-compressed-with-bitmap", p -> {
+            long e = p.l2EntryOffset(p.l2Table(0), 6);
+            p.w64(e, ImagePatcher.COMPRESSED | 0x50000);
+            p.w64(e + 8, 1);
+        }));
+        QemuCheck.assertSameAsQemu(damaged(base, "xl2-preallocated-misaligned", p -> {
+            long e = p.firstDataEntry();
+            p.w64(e, p.u64(e) + 0x200);
+            p.w64(e + 8, 0x0000000f00000000L); // zero bits only: no data
+        }));
+        QemuCheck.assertSameAsQemu(damaged(base, "xl2-alloc-and-zero-misaligned", p -> {
+            long e = p.firstDataEntry();
+            p.w64(e, p.u64(e) + 0x200);
+            p.w64(e + 8, 0xffff000000000000L);
+        }));
+        Path v2 = make("v2.base", "compat=0.10", "4M", "write -P 1 0 64k");
+        QemuCheck.assertSameAsQemu(damaged(v2, "v2-zero-flag-misaligned",
+                p -> p.w64(p.firstDataEntry(), p.u64(p.firstDataEntry()) + 0x201)));
+    }
+
+    @Test
+    void externalDataFileRules() throws IOException {
+        Path base = make("df.base", "data_file=" + dir.resolve("df.data"), "4M", "write -P 1 0 128k");
+        QemuCheck.assertSameAsQemu(damaged(base, "df-compressed",
+                p -> p.w64(p.l2EntryOffset(p.l2Table(0), 1), ImagePatcher.COMPRESSED | 0x30000)));
+        QemuCheck.assertSameAsQemu(damaged(base, "df-offset-0-copied",
+                p -> p.w64(p.l2EntryOffset(p.l2Table(0), 7), ImagePatcher.COPIED)));
+        QemuCheck.assertSameAsQemu(damaged(base, "df-copied-cleared",
+                p -> p.w64(p.l2EntryOffset(p.l2Table(0), 1), p.u64(p.l2EntryOffset(p.l2Table(0), 1)) & ~ImagePatcher.COPIED)));
+        QemuCheck.assertSameAsQemu(damaged(base, "df-snapshot", p -> {
+            // A snapshot table entry (sharing the active L1 table) in a new cluster.
+            long cluster = p.fileClusters();
+            p.setLength((cluster + 1) * p.clusterSize);
+            long e = cluster * p.clusterSize;
+            p.w64(e, p.header.l1TableOffset());
+            p.w32(e + 8, 1);
+            p.w32(e + 12, 0x00010001); // id and name: one byte each
+            p.w32(e + 36, 16);
+            p.w8(e + 56, '1');
+            p.w8(e + 57, 's');
+            p.w32(60, 1);
+            p.w64(64, e);
+            p.setRefcount(cluster, 1);
+        }));
+    }
 }
