@@ -163,7 +163,7 @@ public final class NbdServer implements AutoCloseable {
         }
         Channel ch = bind(b, addr, host + ":" + port);
         tcpAddress = (InetSocketAddress) ch.localAddress();
-        String h = tcpAddress.getAddress().getHostAddress();
+        String h = port == 0 || host.isEmpty() ? tcpAddress.getAddress().getHostAddress() : host;
         if (h.contains(":")) {
             h = "[" + h + "]";
         }
@@ -210,6 +210,8 @@ public final class NbdServer implements AutoCloseable {
             throw new DaemonException("Failed to bind socket to " + shown + ": interrupted");
         } catch (Exception e) {
             String reason = e.getMessage() == null ? e.toString() : e.getMessage();
+            // Netty's native transport says "bind(..) failed with error(-98): Address already in use".
+            reason = reason.replaceFirst("^\\w+\\(\\.\\.\\) failed with error\\(-?\\d+\\): ", "");
             throw new DaemonException("Failed to bind socket to " + shown + ": " + reason, e);
         }
     }

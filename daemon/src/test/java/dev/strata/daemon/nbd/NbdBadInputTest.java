@@ -61,6 +61,8 @@ class NbdBadInputTest {
                 "trim on read-only: EPERM",
                 "block status past end: EINVAL",
                 "still serving: ok",
+                "structured read over data and hole: data hole",
+                "structured read with DF: data",
                 "simple reply read: ok",
                 "simple reply past end: EINVAL",
                 "unknown option: 0x80000001",

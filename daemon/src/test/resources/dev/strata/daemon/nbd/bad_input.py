@@ -38,6 +38,15 @@ report("write zeroes on read-only", libnbd_errno(lambda: h.zero(512, 0)))
 report("trim on read-only", libnbd_errno(lambda: h.trim(512, 0)))
 report("block status past end", libnbd_errno(lambda: h.block_status(512, size - 256, lambda *a: 0)))
 report("still serving", "ok" if len(h.pread(4096, 0)) == 4096 else "bad")
+def chunk_kinds(flags):
+    kinds = []
+    def cb(buf, offset, status, error):
+        kinds.append("data" if status == nbd.READ_DATA else "hole" if status == nbd.READ_HOLE else str(status))
+        return 0
+    h.pread_structured(1024 * 1024, 1024 * 1024, cb, flags)
+    return " ".join(kinds)
+report("structured read over data and hole", chunk_kinds(0))
+report("structured read with DF", chunk_kinds(nbd.CMD_FLAG_DF))
 h.shutdown()
 
 h = client(structured=False)
