@@ -206,10 +206,12 @@ public final class FuseMount implements AutoCloseable {
             return;
         }
         closed = true;
-        if (!runQuietly("fusermount", "-u", mountPoint.toString())) {
+        String mp = mountPoint.toString();
+        // fusermount is fuse 2's name and, on Debian, fuse3's compatibility link; root can also umount.
+        if (!runQuietly("fusermount", "-u", mp) && !runQuietly("fusermount3", "-u", mp) && !runQuietly("umount", mp)) {
             Log.warn("FUSE: '" + mountPoint + "' is busy; detaching it lazily (it disappears when the last file is closed)");
-            if (!runQuietly("fusermount", "-u", "-z", mountPoint.toString())) {
-                runQuietly("umount", "-l", mountPoint.toString());
+            if (!runQuietly("fusermount", "-u", "-z", mp) && !runQuietly("fusermount3", "-u", "-z", mp)) {
+                runQuietly("umount", "-l", mp);
             }
         }
         view.markUnmounted();
@@ -222,7 +224,9 @@ public final class FuseMount implements AutoCloseable {
     }
 
     private void unmountQuietly() {
-        runQuietly("fusermount", "-u", "-z", mountPoint.toString());
+        if (!runQuietly("fusermount", "-u", "-z", mountPoint.toString())) {
+            runQuietly("umount", "-l", mountPoint.toString());
+        }
         view.markUnmounted();
     }
 
