@@ -30,7 +30,7 @@ final class InfoOption implements OptionHandler<NbdOption.InfoRequest> {
         int code = option.code();
         Export export = session.registry().lookup(option.exportName()).orElse(null);
         if (export == null) {
-            ctx.send(new NbdOptionReply.Error(code, REP_ERR_UNKNOWN, "export '" + option.exportName() + "' not present"));
+            ctx.send(new NbdOptionReply.Error(code, REP_ERR_UNKNOWN, "export " + OptionHandler.quoted(option.exportName()) + " not present"));
             return Next.CONTINUE;
         }
         if (option.infoRequests().contains(INFO_NAME)) {

@@ -28,7 +28,7 @@ final class MetaContextOption implements OptionHandler<NbdOption.MetaContextRequ
         }
         Export export = session.registry().lookup(option.exportName()).orElse(null);
         if (export == null) {
-            ctx.send(new NbdOptionReply.Error(code, REP_ERR_UNKNOWN, "export '" + option.exportName() + "' not present"));
+            ctx.send(new NbdOptionReply.Error(code, REP_ERR_UNKNOWN, "export " + OptionHandler.quoted(option.exportName()) + " not present"));
             return Next.CONTINUE;
         }
         List<MetaContext> hits = MetaContext.match(export, code, option.queries());

@@ -32,6 +32,14 @@ public interface OptionHandler<T extends NbdOption> {
         void send(NbdServerHandshakeMessage message);
     }
 
+    /**
+     * An export name for an error message: quoted, and cut to 256 characters so the message stays
+     * under NBD's 4096-byte string limit whatever the client sent.
+     */
+    static String quoted(String name) {
+        return "'" + (name.length() > 256 ? name.substring(0, 256) + "..." : name) + "'";
+    }
+
     /** Answers {@code option}. */
     Next handle(T option, Context ctx);
 }
