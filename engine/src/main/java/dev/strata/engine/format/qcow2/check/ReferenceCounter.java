@@ -42,6 +42,8 @@ final class ReferenceCounter {
     private final CheckListener out;
     private final CheckTally tally;
     private final ComputedRefcounts refs;
+    /** One L2 table (one cluster), reused for every table. */
+    private final ByteBuffer l2Table;
 
     ReferenceCounter(Storage file, Qcow2Header header, long fileLength, ComputedRefcounts refs, CheckTally tally,
                      CheckListener out) {
@@ -55,6 +57,7 @@ final class ReferenceCounter {
         this.refs = refs;
         this.tally = tally;
         this.out = out;
+        this.l2Table = ByteBuffer.allocate(header.clusterSize());
     }
 
     /**
@@ -175,7 +178,7 @@ final class ReferenceCounter {
         if (l2Offset >= fileLength) {
             return; // reads as zeros: every entry unallocated, nothing to count or report
         }
-        ByteBuffer table = ByteBuffer.allocate((int) clusterSize);
+        ByteBuffer table = l2Table.clear();
         file.read(table, l2Offset);
         int entries = header.l2Entries();
         long nextContiguous = 0;
