@@ -8,8 +8,8 @@ import dev.strata.engine.format.FormatFactory;
 import dev.strata.engine.format.FormatRegistry;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
-import dev.strata.engine.storage.FileStorage;
 import dev.strata.engine.storage.Storage;
+import dev.strata.engine.storage.StorageResolver;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -30,12 +30,20 @@ import java.util.Set;
  */
 public final class ChainOpener {
     private final FormatRegistry registry;
+    private final StorageResolver storages;
 
+    /** An opener over {@code registry} that opens names through the installed resolver. */
     public ChainOpener(FormatRegistry registry) {
-        this.registry = registry;
+        this(registry, StorageResolver.installed());
     }
 
-    /** An opener over every format on the class path. */
+    /** An opener over {@code registry} that opens names (image and backing files) through {@code storages}. */
+    public ChainOpener(FormatRegistry registry, StorageResolver storages) {
+        this.registry = registry;
+        this.storages = storages;
+    }
+
+    /** An opener over every format on the class path and the installed {@link StorageResolver}. */
     public static ChainOpener standard() {
         return new ChainOpener(FormatRegistry.standard());
     }
@@ -90,7 +98,7 @@ public final class ChainOpener {
     public Layer openLayer(String fileName, String format, OpenOptions options) {
         // qemu looks the driver up before touching the file: "-f bogus missing" is "Unknown driver".
         FormatFactory given = format != null ? registry.require(format) : null;
-        Storage storage = FileStorage.open(fileName, options.readOnly());
+        Storage storage = storages.open(fileName, options.readOnly());
         try {
             FormatFactory factory = given != null ? given : registry.probe(storage);
             FormatDriver driver = factory.open(storage, options);

@@ -158,12 +158,12 @@ public final class ImageChain implements Image {
             case PASSTHROUGH: {
                 Storage.Allocation a = host.allocationAt(raw.hostOffset(), len);
                 long n = Math.min(len, a.length());
-                return new LayerStatus(n, a.data(), !a.data(), true, false, raw.hostOffset(), name);
+                return new LayerStatus(n, a.data(), a.zero(), true, false, raw.hostOffset(), name);
             }
             case MARK_ZERO: {
                 Storage.Allocation a = host.allocationAt(raw.hostOffset(), len);
                 long n = Math.min(len, a.length());
-                return new LayerStatus(n, true, !a.data(), true, false, raw.hostOffset(), name);
+                return new LayerStatus(n, true, a.zero(), true, false, raw.hostOffset(), name);
             }
             default:
                 throw new IllegalStateException(raw.holes().name());

@@ -6,9 +6,9 @@ import java.io.Closeable;
 import java.nio.ByteBuffer;
 
 /**
- * Positional bytes of one host object (today a host file; later an HTTP object or an NBD
- * export). Implementations are thread-safe: there is no shared position, so any number of
- * threads may read concurrently.
+ * Positional bytes of one host object: a host file, or (supplied through a
+ * {@link StorageResolver}) something like an NBD export. Implementations are thread-safe: there
+ * is no shared position, so any number of threads may read concurrently.
  *
  * <p>All failures are {@link StrataException}s with a qemu-style message.
  */
@@ -53,8 +53,8 @@ public interface Storage extends Closeable {
     void truncate(long size);
 
     /**
-     * Says whether the bytes at {@code offset} are backed by data or are a hole, and how far
-     * that state lasts (at most {@code maxLength}), from {@code SEEK_DATA}/{@code SEEK_HOLE}
+     * Says whether the bytes at {@code offset} are backed by data or are a hole (and whether
+     * they are known to read as zeros), and how far that state lasts (at most {@code maxLength}), from {@code SEEK_DATA}/{@code SEEK_HOLE}
      * on the host. A storage that cannot tell reports everything as data. An offset at or past
      * the end is a hole of {@code maxLength}.
      */
@@ -65,16 +65,26 @@ public interface Storage extends Closeable {
     void close();
 
     /**
-     * One run of a host object in one allocation state.
+     * One run of a host object in one allocation state, as QEMU's protocol drivers answer block
+     * status: {@code data} is BDRV_BLOCK_DATA, {@code zero} is BDRV_BLOCK_ZERO. Both may hold at
+     * once (an NBD extent that is allocated but known to read as zeros), or neither (an NBD hole
+     * the server does not promise reads as zeros). For host files a hole reads as zeros and data
+     * is not known to, so {@code zero == !data}.
      *
-     * @param data   true for data, false for a hole (reads as zeros)
+     * @param data   true when the bytes are allocated (not a hole)
+     * @param zero   true when the bytes are known to read as zeros
      * @param length length of the run, greater than zero
      */
-    record Allocation(boolean data, long length) {
+    record Allocation(boolean data, boolean zero, long length) {
         public Allocation {
             if (length <= 0) {
                 throw new IllegalArgumentException("allocation run must be non-empty");
             }
+        }
+
+        /** A host-file run: data, or a hole that reads as zeros. */
+        public Allocation(boolean data, long length) {
+            this(data, !data, length);
         }
     }
 }

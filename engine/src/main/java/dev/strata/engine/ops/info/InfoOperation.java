@@ -89,7 +89,11 @@ public final class InfoOperation {
         String backingFormat = null;
         if (backing.isPresent() && !backing.get().fileName().isEmpty()) {
             backingName = backing.get().fileName();
-            fullBackingName = PathNames.combine(layer.fileName(), backingName);
+            try {
+                fullBackingName = PathNames.combine(layer.fileName(), backingName);
+            } catch (StrataException e) {
+                fullBackingName = null; // qemu: "(cannot determine actual path)"
+            }
             String f = backing.get().format();
             backingFormat = f == null || f.isEmpty() ? null : f;
         }
