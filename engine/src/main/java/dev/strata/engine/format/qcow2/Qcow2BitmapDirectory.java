@@ -9,6 +9,7 @@ package dev.strata.engine.format.qcow2;
  * chunks, never loaded whole.
  */
 
+import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.storage.Storage;
 
@@ -128,6 +129,9 @@ public record Qcow2BitmapDirectory(List<Entry> entries) {
         if (Long.compareUnsigned(size, Qcow2Header.MAX_BITMAP_DIRECTORY_SIZE) > 0) {
             throw StrataException.invalid("Requested bitmap directory size is too big");
         }
+        if (!HostReads.readable(offset, size)) {
+            throw new StrataException(ErrorKind.EIO, "Failed to read bitmap directory: " + HostReads.EIO_TEXT);
+        }
         long available = Math.max(0, Math.min(size, file.size() - offset));
         ByteBuffer dir = HostReads.read(file, offset, (int) available);
         List<Entry> out = new ArrayList<>();
@@ -147,14 +151,14 @@ public record Qcow2BitmapDirectory(List<Entry> entries) {
             int granularityBits = getByte(dir, pos + 17);
             int nameSize = (getByte(dir, pos + 18) << 8) | getByte(dir, pos + 19);
             long extraSize = getInt(dir, pos + 20);
-            long entrySize = (ENTRY_HEADER_SIZE + nameSize + extraSize + 7) & ~7L;
+            long entrySize = entrySize(nameSize, extraSize);
             if (pos + entrySize > size) {
                 throw broken();
             }
-            String name = string(dir, pos + ENTRY_HEADER_SIZE + extraSize, nameSize);
             if (extraSize != 0) {
                 throw StrataException.invalid("Bitmap extra data is not supported");
             }
+            String name = string(dir, pos + ENTRY_HEADER_SIZE, nameSize);
             Entry e = new Entry(offset + pos, tableOffset, tableSize, flags, type, granularityBits, name,
                     extraSize);
             if (!satisfiesConstraints(e, clusterSize, virtualSize)) {
@@ -167,6 +171,16 @@ public record Qcow2BitmapDirectory(List<Entry> entries) {
             throw StrataException.invalid("Less bitmaps found than specified in header extension");
         }
         return new Qcow2BitmapDirectory(out);
+    }
+
+    /**
+     * qemu's calc_dir_entry_size, which computes in C {@code int}: a huge extra_data_size wraps
+     * to a negative size, so the "entry past the directory" test passes and qemu goes on to
+     * "Bitmap extra data is not supported" instead of "Broken bitmap directory".
+     */
+    static long entrySize(int nameSize, long extraSize) {
+        int raw = (int) (ENTRY_HEADER_SIZE + nameSize + extraSize);
+        return (raw + 7) & ~7;
     }
 
     /** qemu's check_dir_entry. */
@@ -196,6 +210,10 @@ public record Qcow2BitmapDirectory(List<Entry> entries) {
         for (Entry e : entries) {
             if (e.inUse()) {
                 continue;
+            }
+            if (!HostReads.readable(e.tableOffset(), e.tableSize() * 8)) {
+                throw new StrataException(ErrorKind.EIO, "Could not read bitmap_table table from image for bitmap '"
+                        + e.name() + "': " + HostReads.EIO_TEXT);
             }
             if (!tableEntriesValid(file, e, clusterSize)) {
                 throw StrataException.invalid("Could not read bitmap_table table from image for bitmap '"

@@ -8,6 +8,7 @@ package dev.strata.engine.format.qcow2;
  * validated offset, so nothing here is sized by untrusted fields.
  */
 
+import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.storage.Storage;
 
@@ -60,7 +61,12 @@ public record Qcow2LuksHeader(String cipherAlg, String cipherMode, String ivgenA
         if (Long.compareUnsigned(length, SIZE) < 0) {
             throw StrataException.invalid("Request for data outside of extension header");
         }
-        ByteBuffer b = HostReads.read(file, offset, SIZE);
+        ByteBuffer b;
+        try {
+            b = HostReads.read(file, offset, SIZE);
+        } catch (HostReads.Refused e) {
+            throw new StrataException(ErrorKind.EIO, "Could not read encryption header: " + HostReads.EIO_TEXT, e);
+        }
         for (int i = 0; i < MAGIC.length; i++) {
             if (b.get(i) != MAGIC[i]) {
                 throw StrataException.invalid("Volume is not in LUKS format");

@@ -279,6 +279,50 @@ class Qcow2DamagedImageTest {
         assertOpenFailsLikeQemu(img, false);
     }
 
+    /**
+     * Bitmap tables and the bitmap directory at offsets qemu's block layer refuses (negative, or
+     * past BDRV_MAX_LENGTH): "Input/output error" in qemu's wording, never a JDK exception.
+     */
+    @Test
+    void bitmapOffsetsTheBlockLayerRefuses() throws IOException {
+        Path img = image("qemu-img create -q -f qcow2 img.qcow2 1M && qemu-img bitmap --add img.qcow2 b0");
+        long ext = findExtension(img, Qcow2HeaderExtension.BITMAPS);
+        long dirOffset = read64(img, ext + 16);
+        long table = read64(img, dirOffset);
+        for (long bad : new long[] {0x8000000000000000L, 0xffffffffffff0000L, 0x7fffffffc0000000L}) {
+            patch64(img, dirOffset, bad);
+            assertEquals("Could not read bitmap_table table from image for bitmap 'b0': Input/output error",
+                    assertOpenFailsLikeQemu(img, false).getMessage());
+        }
+        patch64(img, dirOffset, 0x7ffffffffffffe00L); // unaligned: the directory check comes first
+        assertEquals("Bitmap 'b0' doesn't satisfy the constraints", assertOpenFailsLikeQemu(img, false).getMessage());
+        patch64(img, dirOffset, 0x7fffffff00000000L); // far past EOF but readable: zeros, like qemu
+        assertEquals(0, QemuTool.sh(img.getParent(), "qemu-img info '" + img + "'").exitCode());
+        ChainOpener.standard().open(img.toString(), null, OpenOptions.readOnlyChain()).close();
+        patch64(img, dirOffset, table);
+        for (long bad : new long[] {0x8000000000000000L, 0x7fffffffffff0000L}) {
+            patch64(img, ext + 16, bad);
+            assertEquals("Failed to read bitmap directory: Input/output error",
+                    assertOpenFailsLikeQemu(img, false).getMessage());
+        }
+    }
+
+    /**
+     * qemu computes a directory entry's size in C int, so a huge extra_data_size wraps negative
+     * and the entry is refused for its extra data, not as a broken directory.
+     */
+    @Test
+    void bitmapExtraDataCheckedInQemuOrder() throws IOException {
+        Path img = image("qemu-img create -q -f qcow2 img.qcow2 1M && qemu-img bitmap --add img.qcow2 b0");
+        long dirOffset = read64(img, findExtension(img, Qcow2HeaderExtension.BITMAPS) + 16);
+        for (long extra : new long[] {0xfffffff0L, 0xffffffe8L, 0x7ffffff0L}) {
+            patch32(img, dirOffset + 20, extra);
+            assertEquals("Bitmap extra data is not supported", assertOpenFailsLikeQemu(img, false).getMessage());
+        }
+        patch32(img, dirOffset + 20, 0x10);
+        assertEquals("Broken bitmap directory", assertOpenFailsLikeQemu(img, false).getMessage());
+    }
+
     @Test
     void sizeNotMultipleOf512IsRoundedDown() throws IOException {
         Path img = plainImage();
