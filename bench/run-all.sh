@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# bench/run-all.sh — runs every Foundation benchmark (map, read, info) and prints all tables.
+# bench/run-all.sh — runs every benchmark (map, read, info, nbd) and prints all tables.
 #
 # What it measures: see bench/map.sh (map --output=json wall time), bench/read.sh (sequential
-# read throughput) and bench/info.sh (info wall time); each compares Strata with the real
-# qemu-img in the same run and prints ratios. A script that fails does not stop the others;
+# read throughput), bench/info.sh (info wall time), each against the real qemu-img, and
+# bench/nbd.sh (stratad vs qemu-nbd: nbdcopy throughput, fio 4k random-read IOPS, FUSE dd,
+# memory); each compares in the same run and prints ratios. A script that fails does not stop the others;
 # the summary at the end lists each one's exit status, and the exit status is non-zero if any
-# failed. Takes about 5-10 minutes on 2 cores (most of it making images).
+# failed. Takes about 10-16 minutes on 2 cores (most of it making images; nbd.sh ~5-6 min).
 #
 # Run:   bench/run-all.sh            (all knobs of the single scripts apply, e.g. BENCH_DIR)
 #        bench/run-all.sh read info  (a subset, in the order given)
+#        bench/run-all.sh nbd
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(map read info)
+[[ ${#benches[@]} -gt 0 ]] || benches=(map read info nbd)
 summary=()
 failed=0
 for b in "${benches[@]}"; do
