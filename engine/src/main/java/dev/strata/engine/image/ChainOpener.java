@@ -74,7 +74,8 @@ public final class ChainOpener {
         Layer current = layers.get(0);
         while (true) {
             Optional<BackingReference> ref = current.driver().backing();
-            if (ref.isEmpty()) {
+            // qemu's bdrv_open_backing_file: an empty backing name means no backing file.
+            if (ref.isEmpty() || ref.get().fileName().isEmpty()) {
                 return;
             }
             String name = PathNames.combine(current.fileName(), ref.get().fileName());

@@ -262,6 +262,27 @@ class Qcow2DamagedImageTest {
         patch64(img, 8, offset);
     }
 
+    /**
+     * An empty backing file name (size 0, or a name starting with NUL) is no backing file to
+     * qemu: the image opens alone and maps and reads like qemu-img says.
+     */
+    @Test
+    void emptyBackingFileNameMeansNoBacking() throws IOException {
+        Path img = image("qemu-img create -q -f qcow2 b.qcow2 1M && qemu-io -c 'write -P 5 0 64k' b.qcow2 >/dev/null"
+                + " && qemu-img create -q -f qcow2 -b b.qcow2 -F qcow2 img.qcow2");
+        long offset = read64(img, 8);
+        patch(img, offset, (byte) 0); // name "\0.qcow2": empty as a C string
+        Qcow2CompareWithQemuTest.assertSameAsQemu(img.getParent(), img.toString());
+        patch(img, offset, (byte) 'b');
+        patch32(img, 16, 0);
+        Qcow2CompareWithQemuTest.assertSameAsQemu(img.getParent(), img.toString());
+        try (Image i = ChainOpener.standard().open(img.toString(), null, OpenOptions.readOnlyChain())) {
+            ByteBuffer b = ByteBuffer.allocate(512);
+            i.read(b, 0);
+            assertEquals(0, b.get(0));
+        }
+    }
+
     @Test
     void absurdBitmapsExtension() throws IOException {
         Path img = image("qemu-img create -q -f qcow2 img.qcow2 1M && qemu-img bitmap --add img.qcow2 b0");
