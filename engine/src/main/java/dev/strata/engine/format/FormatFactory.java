@@ -11,6 +11,15 @@ public interface FormatFactory {
     String name();
 
     /**
+     * Whether strata-img can open this format. A recognised but unsupported format (its probe
+     * keeps such images from passing as raw; its open refuses) answers false and is left out of
+     * {@link FormatRegistry#names()}.
+     */
+    default boolean supported() {
+        return true;
+    }
+
+    /**
      * How sure this format is that {@code header} (the first bytes of the file, at most 2048,
      * fewer if the file is shorter) belongs to it: 0 for no, 100 for a magic match, 1 for raw.
      */

@@ -44,9 +44,9 @@ public final class FormatRegistry {
         return factories.stream().filter(f -> f.name().equals(name)).findFirst();
     }
 
-    /** The names of all known formats. */
+    /** The names of all formats strata-img can open (recognised-only formats left out). */
     public List<String> names() {
-        return factories.stream().map(FormatFactory::name).toList();
+        return factories.stream().filter(FormatFactory::supported).map(FormatFactory::name).toList();
     }
 
     /**

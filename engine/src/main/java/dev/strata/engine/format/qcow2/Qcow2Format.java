@@ -3,7 +3,7 @@ package dev.strata.engine.format.qcow2;
 /*
  * Design note: the registry entry for qcow2. The probe is qemu's qcow2_probe: the magic and a
  * version of at least 2 score 100 (a version-4 image is claimed and then refused with
- * "Unsupported qcow2 version 4", exactly as qemu-img does; version 1 is qcow, not ours).
+ * "Unsupported qcow2 version 4", exactly as qemu-img does; version 1 is qcow, see QcowFormat).
  */
 
 import dev.strata.engine.format.FormatDriver;
