@@ -75,8 +75,8 @@ class ParityTest {
             f.setLength(999);
         }
         RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "empty.qcow2", "1M");
-        RealQemu.mustQemuImg(dir, "create", "-f", "qcow2", "--object", "secret,id=s0,data=abc", "-o",
-                "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10", "enc.qcow2", "1M");
+        RealQemu.mustQemuImgRetryingCpuBenchmark(dir, "create", "-f", "qcow2", "--object", "secret,id=s0,data=abc",
+                "-o", "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10", "enc.qcow2", "1M");
         makeSnapshotImage();
     }
 

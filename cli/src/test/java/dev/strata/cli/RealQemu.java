@@ -69,6 +69,22 @@ public final class RealQemu {
         return r;
     }
 
+    /**
+     * Runs qemu-img and fails unless it exits 0, trying again (up to 5 runs in all) while it fails
+     * with "Unable to get accurate CPU usage": qemu's LUKS PBKDF benchmark gives up that way now
+     * and then on a loaded machine when a round measures 0 ms of thread CPU time.
+     */
+    public static Run mustQemuImgRetryingCpuBenchmark(Path dir, String... args) {
+        Run r = qemuImg(dir, args);
+        for (int i = 0; i < 4 && r.code() != 0 && r.err().contains("Unable to get accurate CPU usage"); i++) {
+            r = qemuImg(dir, args);
+        }
+        if (r.code() != 0) {
+            throw new AssertionError("qemu-img " + String.join(" ", args) + " failed: " + r);
+        }
+        return r;
+    }
+
     /** Runs qemu-io and fails unless it exits 0. */
     public static void mustQemuIo(Path dir, String... args) {
         Run r = tool(dir, "qemu-io", List.of(args));
