@@ -1,6 +1,8 @@
 package dev.strata.cli;
 
+import dev.strata.cli.nbd.NbdStorageResolver;
 import dev.strata.engine.storage.FileStorage;
+import dev.strata.engine.storage.StorageResolver;
 
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
@@ -18,6 +20,8 @@ import java.nio.charset.Charset;
 public final class StrataImg {
     /** System property the launcher sets to the name it was invoked as. */
     public static final String PROGRAM_NAME_PROPERTY = "strata.progname";
+
+    private static final StorageResolver RESOLVER = new NbdStorageResolver();
 
     private StrataImg() {
     }
@@ -44,6 +48,8 @@ public final class StrataImg {
 
     /** Runs one command line in {@code ctx} and returns the exit code (qemu-img's codes). */
     public static int run(String[] args, CliContext ctx) {
+        // qemu's protocol prefixes: nbd:// and nbd+unix:// names open NBD exports, others files.
+        StorageResolver.install(RESOLVER);
         return Dispatcher.dispatch(args, ctx);
     }
 }

@@ -1,5 +1,7 @@
 package dev.strata.cli.command;
 
+import dev.strata.cli.nbd.NbdStorageResolver;
+
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.FormatRegistry;
@@ -44,7 +46,7 @@ public final class ImageOpts {
      */
     public static Resolved resolve(boolean imageOpts, String argument, String format) {
         if (!imageOpts) {
-            return new Resolved(ImageSource.file(argument, format), false);
+            return new Resolved(new ImageSource(NbdStorageResolver.displayName(argument), format, argument), false);
         }
         if (format != null) {
             throw StrataException.invalid("--image-opts and --format are mutually exclusive");
@@ -96,7 +98,7 @@ public final class ImageOpts {
             }
         }
         boolean share = isOn(opts.get("force-share"));
-        return new Resolved(new ImageSource(fileName, driver, argument), share);
+        return new Resolved(new ImageSource(NbdStorageResolver.displayName(fileName), driver, argument), share);
     }
 
     private static String probedFormat(String fileName) {

@@ -36,7 +36,11 @@ public final class InfoJson {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("filename", info.filename());
         m.put("format", info.format());
-        m.put("dirty-flag", info.dirtyFlag());
+        if (info.actualSize() >= 0 || !"raw".equals(info.format())) {
+            // raw asks its protocol for bdrv_get_info; NBD (no disk size either) has none, so
+            // qemu leaves dirty-flag out for raw over NBD
+            m.put("dirty-flag", info.dirtyFlag());
+        }
         if (info.actualSize() >= 0) {
             m.put("actual-size", info.actualSize());
         }

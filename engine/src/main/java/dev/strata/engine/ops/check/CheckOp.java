@@ -69,12 +69,15 @@ public final class CheckOp {
             return checkAfterStrictOpenFailed(fileName, format, forceShare, e, out);
         }
         FormatDriver driver = top.driver();
+        if (!Qcow2Format.NAME.equals(driver.formatName())) {
+            // qemu opens the whole chain before it finds out that the format has no checks; the
+            // probe's layer is closed first (an NBD server may allow one connection only)
+            String formatName = driver.formatName();
+            driver.close();
+            opener.open(fileName, format, new OpenOptions(true, forceShare, false)).close();
+            return new CheckOutcome.Unsupported(formatName);
+        }
         try {
-            if (!Qcow2Format.NAME.equals(driver.formatName())) {
-                // qemu opens the whole chain before it finds out that the format has no checks
-                opener.open(fileName, format, new OpenOptions(true, forceShare, false)).close();
-                return new CheckOutcome.Unsupported(driver.formatName());
-            }
             Qcow2Header header = Qcow2Header.parse(driver.file(), true);
             requireOpenableForIo(header, driver.storages().size() > 1);
             openBackingChain(fileName, header, forceShare);
