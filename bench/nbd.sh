@@ -25,7 +25,8 @@
 #        (default 1), FUSE_RUNS (default 2), FIO_RUNTIME (seconds, default 15), FIO_TRANSPORTS
 #        (default "unix"; "unix tcp" for both), NBD_IMAGES (default "raw qcow2"), FUSE_IMAGES
 #        (default "qcow2"), NBD_EXPORTS (memory test, default 100), NBD_PORT (first TCP port,
-#        default 10900; 4 consecutive ports are used), STRATAD (launcher, default bin/stratad),
+#        default 10900; 4 consecutive ports are used), COPY_TIMEOUT (seconds one nbdcopy may
+#        take before the row reads "-", default 120), STRATAD (launcher, default bin/stratad),
 #        BENCH_DIR, BENCH_KEEP, BENCH_VERBOSE, BENCH_REBUILD (see lib.sh).
 # Needs: qemu-img, qemu-nbd, nbdcopy, nbdinfo, nbdfuse, fio, hyperfine, jq, fusermount3 (or
 #        fusermount), java 17; ~2x NBD_SIZE free in BENCH_DIR.
@@ -42,6 +43,7 @@ NBD_IMAGES=${NBD_IMAGES:-raw qcow2}
 FUSE_IMAGES=${FUSE_IMAGES:-qcow2}
 NBD_EXPORTS=${NBD_EXPORTS:-100}
 NBD_PORT=${NBD_PORT:-10900}
+COPY_TIMEOUT=${COPY_TIMEOUT:-120}
 STRATAD=${STRATAD:-$ROOT/bin/stratad}
 
 require_tools qemu-img qemu-nbd nbdcopy nbdinfo nbdfuse fio hyperfine jq java base64 ss
@@ -149,8 +151,14 @@ for IMAGE in $NBD_IMAGES; do
             declare -A MBPS=()
             for srv in qemu strata; do
                 note "  nbdcopy $IMAGE $tr --connections=$c $srv"
+                m= s=
                 read -r m s < <(hf "copy-$IMAGE-$tr-c$c-$srv" "" \
-                    "nbdcopy --connections=$c $(printf '%q' "${URL[$srv-$tr]}") null:")
+                    "timeout $COPY_TIMEOUT nbdcopy --connections=$c $(printf '%q' "${URL[$srv-$tr]}") null:") || true
+                if [[ -z $m ]]; then
+                    MBPS[$srv]=-; MBPS[$srv-sd]=-
+                    warnings+=("nbdcopy $IMAGE $tr -c $c $srv failed or took over ${COPY_TIMEOUT}s (COPY_TIMEOUT); see $OUT/copy-$IMAGE-$tr-c$c-$srv.log")
+                    continue
+                fi
                 MBPS[$srv]=$(awk -v b="$size" -v m="$m" 'BEGIN { printf "%.0f", b / m / 1e6 }')
                 MBPS[$srv-sd]=$(awk -v b="$size" -v m="$m" -v s="$s" 'BEGIN { printf "%.0f", b / m / 1e6 * s / m }')
             done
