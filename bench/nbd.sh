@@ -24,9 +24,10 @@
 # Knobs: NBD_SIZE (default 2G; a multiple of 4 MiB), RUNS (nbdcopy runs, default 3), WARMUP
 #        (default 1), FUSE_RUNS (default 2), FIO_RUNTIME (seconds, default 15), FIO_TRANSPORTS
 #        (default "unix"; "unix tcp" for both), NBD_IMAGES (default "raw qcow2"), FUSE_IMAGES
-#        (default "qcow2"), NBD_EXPORTS (memory test, default 100), NBD_PORT (first TCP port,
+#        (default "qcow2"; empty: no FUSE rows), NBD_EXPORTS (memory test, default 100), NBD_PORT (first TCP port,
 #        default 10900; 4 consecutive ports are used), COPY_TIMEOUT (seconds one nbdcopy may
-#        take before the row reads "-", default 120), STRATAD (launcher, default bin/stratad),
+#        take before the row reads "-" and that server's later nbdcopy rows on that image are
+#        skipped, default 60), STRATAD (launcher, default bin/stratad),
 #        BENCH_DIR, BENCH_KEEP, BENCH_VERBOSE, BENCH_REBUILD (see lib.sh).
 # Needs: qemu-img, qemu-nbd, nbdcopy, nbdinfo, nbdfuse, fio, hyperfine, jq, fusermount3 (or
 #        fusermount), java 17; ~2x NBD_SIZE free in BENCH_DIR.
@@ -40,10 +41,11 @@ FUSE_RUNS=${FUSE_RUNS:-2}
 FIO_RUNTIME=${FIO_RUNTIME:-15}
 FIO_TRANSPORTS=${FIO_TRANSPORTS:-unix}
 NBD_IMAGES=${NBD_IMAGES:-raw qcow2}
-FUSE_IMAGES=${FUSE_IMAGES:-qcow2}
+FUSE_IMAGES=${FUSE_IMAGES-qcow2}
 NBD_EXPORTS=${NBD_EXPORTS:-100}
 NBD_PORT=${NBD_PORT:-10900}
-COPY_TIMEOUT=${COPY_TIMEOUT:-120}
+COPY_TIMEOUT=${COPY_TIMEOUT:-60}
+declare -A SKIP=()
 STRATAD=${STRATAD:-$ROOT/bin/stratad}
 
 require_tools qemu-img qemu-nbd nbdcopy nbdinfo nbdfuse fio hyperfine jq java base64 ss
@@ -152,11 +154,16 @@ for IMAGE in $NBD_IMAGES; do
             for srv in qemu strata; do
                 note "  nbdcopy $IMAGE $tr --connections=$c $srv"
                 m= s=
+                if [[ -n ${SKIP[$IMAGE-$srv]:-} ]]; then
+                    MBPS[$srv]=-; MBPS[$srv-sd]=-
+                    continue
+                fi
                 read -r m s < <(hf "copy-$IMAGE-$tr-c$c-$srv" "" \
                     "timeout $COPY_TIMEOUT nbdcopy --connections=$c $(printf '%q' "${URL[$srv-$tr]}") null:") || true
                 if [[ -z $m ]]; then
                     MBPS[$srv]=-; MBPS[$srv-sd]=-
-                    warnings+=("nbdcopy $IMAGE $tr -c $c $srv failed or took over ${COPY_TIMEOUT}s (COPY_TIMEOUT); see $OUT/copy-$IMAGE-$tr-c$c-$srv.log")
+                    warnings+=("nbdcopy $IMAGE $tr -c $c $srv failed or took over ${COPY_TIMEOUT}s (COPY_TIMEOUT); its later nbdcopy rows for $IMAGE are skipped; see $OUT/copy-$IMAGE-$tr-c$c-$srv.log")
+                    SKIP[$IMAGE-$srv]=1
                     continue
                 fi
                 MBPS[$srv]=$(awk -v b="$size" -v m="$m" 'BEGIN { printf "%.0f", b / m / 1e6 }')
