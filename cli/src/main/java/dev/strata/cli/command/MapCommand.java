@@ -4,6 +4,7 @@ import dev.strata.cli.CliContext;
 import dev.strata.cli.Diagnostics;
 import dev.strata.cli.OptionHook;
 import dev.strata.cli.SizeParser;
+import dev.strata.cli.output.AsciiBuffer;
 import dev.strata.cli.output.MapJson;
 import dev.strata.cli.output.MapText;
 import dev.strata.engine.StrataException;
@@ -98,26 +99,27 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         }
     }
 
-    /** Characters of JSON collected before handing them to the output stream. */
+    /** Bytes of JSON collected before handing them to the output stream. */
     private static final int OUTPUT_BATCH = 1 << 16;
 
     private int json(Image image) {
         PrintStream out = ctx.out();
-        StringBuilder pending = new StringBuilder(OUTPUT_BATCH + 256).append(MapJson.header());
+        out.print(MapJson.header());
+        AsciiBuffer pending = new AsciiBuffer(OUTPUT_BATCH + 256);
         try {
             MapOperation.walk(image, startOffset, maxLength, (e, last) -> {
                 MapJson.appendEntry(pending, e, last);
                 if (pending.length() >= OUTPUT_BATCH) {
-                    out.append(pending);
-                    pending.setLength(0);
+                    pending.drainTo(out);
                 }
                 return true;
             });
         } catch (StrataException e) {
-            out.append(pending);
+            pending.drainTo(out);
             return metadataError(e);
         }
-        out.append(pending).print(MapJson.footer());
+        pending.drainTo(out);
+        out.print(MapJson.footer());
         return 0;
     }
 

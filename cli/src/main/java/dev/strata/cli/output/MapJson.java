@@ -15,27 +15,36 @@ public final class MapJson {
         return "[";
     }
 
+    private static final byte[] START = AsciiBuffer.ascii("{ \"start\": ");
+    private static final byte[] LENGTH = AsciiBuffer.ascii(", \"length\": ");
+    private static final byte[] DEPTH = AsciiBuffer.ascii(", \"depth\": ");
+    private static final byte[] PRESENT = AsciiBuffer.ascii(", \"present\": ");
+    private static final byte[] ZERO = AsciiBuffer.ascii(", \"zero\": ");
+    private static final byte[] DATA = AsciiBuffer.ascii(", \"data\": ");
+    private static final byte[] OFFSET = AsciiBuffer.ascii(", \"offset\": ");
+    private static final byte[] SEPARATOR = AsciiBuffer.ascii(",\n");
+
     /** One entry, followed by ",\n" unless it is the last. */
     public static String entry(Extent e, boolean last) {
-        StringBuilder sb = new StringBuilder(128);
-        appendEntry(sb, e, last);
-        return sb.toString();
+        AsciiBuffer b = new AsciiBuffer(128);
+        appendEntry(b, e, last);
+        return b.toString();
     }
 
-    /** Appends {@link #entry} to {@code sb} (no intermediate string; map prints 100k+ of them). */
-    public static void appendEntry(StringBuilder sb, Extent e, boolean last) {
-        sb.append("{ \"start\": ").append(e.start())
-                .append(", \"length\": ").append(e.length())
-                .append(", \"depth\": ").append(e.depth())
-                .append(", \"present\": ").append(e.present())
-                .append(", \"zero\": ").append(e.zero())
-                .append(", \"data\": ").append(e.data());
+    /** Appends {@link #entry} to {@code b} (map prints 100k+ of them: no strings in between). */
+    public static void appendEntry(AsciiBuffer b, Extent e, boolean last) {
+        b.append(START).append(e.start())
+                .append(LENGTH).append(e.length())
+                .append(DEPTH).append(e.depth())
+                .append(PRESENT).append(e.present())
+                .append(ZERO).append(e.zero())
+                .append(DATA).append(e.data());
         if (e.hasOffset()) {
-            sb.append(", \"offset\": ").append(e.offset());
+            b.append(OFFSET).append(e.offset());
         }
-        sb.append('}');
+        b.append('}');
         if (!last) {
-            sb.append(",\n");
+            b.append(SEPARATOR);
         }
     }
 
