@@ -27,6 +27,9 @@ public final class FileStorage implements Storage {
     private int queryFd = NOT_OPENED;
     private static final int NOT_OPENED = -2;
     private boolean closed;
+    /** The last data run and hole {@link #allocationAt} found; null when unknown or stale. */
+    private volatile KnownRun lastData;
+    private volatile KnownRun lastHole;
 
     private FileStorage(String name, Path path, FileChannel channel, boolean readOnly) {
         this.name = name;
@@ -135,6 +138,7 @@ public final class FileStorage implements Storage {
     @Override
     public void write(ByteBuffer src, long offset) {
         requireWritable();
+        forgetAllocation();
         try {
             long pos = offset;
             while (src.hasRemaining()) {
@@ -160,6 +164,7 @@ public final class FileStorage implements Storage {
     @Override
     public void truncate(long size) {
         requireWritable();
+        forgetAllocation();
         try {
             long current = channel.size();
             if (size < current) {
@@ -173,6 +178,16 @@ public final class FileStorage implements Storage {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>{@code SEEK_HOLE} may cost time in proportion to the data that follows the offset (tmpfs
+     * walks its pages to the next hole), so a reader asking about every request of a large, fully
+     * allocated file would pay for the rest of the file each time. The last data run and the last
+     * hole found are therefore remembered and answer later questions inside them; writes and
+     * truncation through this storage forget them. Changes made to the file by other processes
+     * while it is open may go unnoticed, as the file is assumed to be ours (or read-only).
+     */
     @Override
     public Allocation allocationAt(long offset, long maxLength) {
         long end = size();
@@ -180,23 +195,53 @@ public final class FileStorage implements Storage {
             return new Allocation(false, maxLength);
         }
         long limit = Math.min(maxLength, end - offset);
+        KnownRun known = lastData;
+        if (known == null || !known.contains(offset)) {
+            known = lastHole;
+        }
+        if (known == null || !known.contains(offset)) {
+            known = probe(offset, end);
+            if (known == null) {
+                return new Allocation(true, limit);
+            }
+            if (known.data()) {
+                lastData = known;
+            } else {
+                lastHole = known;
+            }
+        }
+        if (!known.data() && known.end() >= end) {
+            // Trailing hole: nothing but zeros from here on, past the end too.
+            return new Allocation(false, maxLength);
+        }
+        return new Allocation(known.data(), Math.min(limit, known.end() - offset));
+    }
+
+    /** The data run or hole around {@code offset} from SEEK_DATA/SEEK_HOLE; null when unknown. */
+    private KnownRun probe(long offset, long end) {
         int fd = queryFd();
         long data = HostFiles.seek(fd, offset, HostFiles.SEEK_DATA);
         if (data == HostFiles.NO_MORE) {
-            // Trailing hole: nothing but zeros up to the end.
-            return new Allocation(false, maxLength);
+            return new KnownRun(offset, end, false);
         }
         if (data == HostFiles.UNKNOWN) {
-            return new Allocation(true, limit);
+            return null;
         }
         if (data > offset) {
-            return new Allocation(false, Math.min(limit, data - offset));
+            return new KnownRun(offset, data, false);
         }
         long hole = HostFiles.seek(fd, offset, HostFiles.SEEK_HOLE);
         if (hole <= offset) {
-            return new Allocation(true, limit);
+            return null;
         }
-        return new Allocation(true, Math.min(limit, hole - offset));
+        return new KnownRun(offset, hole, true);
+    }
+
+    /** A host range known to be all data or all hole. */
+    private record KnownRun(long start, long end, boolean data) {
+        boolean contains(long offset) {
+            return offset >= start && offset < end;
+        }
     }
 
     @Override
@@ -214,6 +259,11 @@ public final class FileStorage implements Storage {
                 queryFd = -1;
             }
         }
+    }
+
+    private void forgetAllocation() {
+        lastData = null;
+        lastHole = null;
     }
 
     private void requireWritable() {

@@ -87,4 +87,35 @@ class FileStorageTest {
             assertTrue(allocated >= 64 * 1024 && allocated < 4L * MIB, "allocated " + allocated);
         }
     }
+
+    @Test
+    void answersInsideAKnownRunAgreeWithAFreshProbe() throws Exception {
+        Path p = sparseFile();
+        try (FileStorage s = FileStorage.open(p.toString(), true);
+             FileStorage fresh = FileStorage.open(p.toString(), true)) {
+            Storage.Allocation whole = s.allocationAt(MIB, 4L * MIB);
+            for (long off = MIB; off < MIB + whole.length(); off += 4096) {
+                try (FileStorage f = fresh(p)) {
+                    assertEquals(f.allocationAt(off, 4L * MIB), s.allocationAt(off, 4L * MIB), "at " + off);
+                }
+            }
+            assertEquals(fresh.allocationAt(100, 8192), s.allocationAt(100, 8192));
+        }
+    }
+
+    @Test
+    void writesThroughTheStorageAreSeenByLaterQueries() throws Exception {
+        Path p = sparseFile();
+        try (FileStorage s = FileStorage.open(p.toString(), false)) {
+            assertEquals(false, s.allocationAt(3L * MIB, 4096).data());
+            byte[] block = new byte[4096];
+            java.util.Arrays.fill(block, (byte) 1);
+            s.write(ByteBuffer.wrap(block), 3L * MIB);
+            assertTrue(s.allocationAt(3L * MIB, 4096).data());
+        }
+    }
+
+    private static FileStorage fresh(Path p) {
+        return FileStorage.open(p.toString(), true);
+    }
 }
