@@ -107,7 +107,7 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         out.print(MapJson.header());
         AsciiBuffer pending = new AsciiBuffer(OUTPUT_BATCH + 256);
         try {
-            MapOperation.walk(image, startOffset, maxLength, (e, last) -> {
+            MapOperation.walkAhead(image, startOffset, maxLength, (e, last) -> {
                 MapJson.appendEntry(pending, e, last);
                 if (pending.length() >= OUTPUT_BATCH) {
                     pending.drainTo(out);
@@ -129,7 +129,7 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         boolean[] first = {true};
         boolean completed;
         try {
-            completed = MapOperation.walk(image, startOffset, maxLength, (e, last) -> {
+            completed = MapOperation.walkAhead(image, startOffset, maxLength, (e, last) -> {
                 MapText.Line line = MapText.entry(e, first[0]);
                 first[0] = false;
                 if (line instanceof MapText.Line.Error) {

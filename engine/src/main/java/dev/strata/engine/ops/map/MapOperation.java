@@ -5,6 +5,8 @@ import dev.strata.engine.image.Image;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 
 /**
  * {@code qemu-img map}: the merged block status of a guest range, exactly the entries qemu-img
@@ -66,6 +68,101 @@ public final class MapOperation {
             curr = new Extent(start, 0, 0, false, false, false, false, -1, null);
         }
         return sink.entry(curr, true);
+    }
+
+    /**
+     * {@link #walk}, with the block-status walk on a second thread running ahead of
+     * {@code sink}, so that computing entries and printing them overlap (a large map spends
+     * about as long in each). The sink sees exactly the entries, order and {@code last} flags of
+     * {@link #walk}, on the calling thread; a failure of the walk is rethrown on the calling
+     * thread after the entries before it were delivered.
+     */
+    public static boolean walkAhead(Image image, long start, long maxLength, Sink sink) {
+        BlockingQueue<Object> queue = new ArrayBlockingQueue<>(64);
+        Thread producer = new Thread(() -> {
+            List<Extent> batch = new ArrayList<>(BATCH);
+            Throwable end;
+            try {
+                walk(image, start, maxLength, (e, last) -> {
+                    batch.add(e);
+                    if (last) {
+                        put(queue, new Last(List.copyOf(batch)));
+                        batch.clear();
+                    } else if (batch.size() == BATCH) {
+                        put(queue, List.copyOf(batch));
+                        batch.clear();
+                    }
+                    return !Thread.currentThread().isInterrupted();
+                });
+                end = null;
+            } catch (RuntimeException | Error e) {
+                end = e;
+            }
+            if (end != null) {
+                put(queue, new Failed(List.copyOf(batch), end));
+            }
+        }, "map-walk");
+        producer.setDaemon(true);
+        producer.start();
+        try {
+            while (true) {
+                Object item = take(queue);
+                if (item instanceof Last l) {
+                    return deliver(sink, l.entries(), true);
+                }
+                if (item instanceof Failed f) {
+                    if (!deliver(sink, f.entries(), false)) {
+                        return false;
+                    }
+                    if (f.error() instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    throw (Error) f.error();
+                }
+                @SuppressWarnings("unchecked")
+                List<Extent> entries = (List<Extent>) item;
+                if (!deliver(sink, entries, false)) {
+                    return false;
+                }
+            }
+        } finally {
+            producer.interrupt();
+        }
+    }
+
+    private static final int BATCH = 1024;
+
+    private record Last(List<Extent> entries) {
+    }
+
+    private record Failed(List<Extent> entries, Throwable error) {
+    }
+
+    private static boolean deliver(Sink sink, List<Extent> entries, boolean endsWalk) {
+        for (int i = 0; i < entries.size(); i++) {
+            if (!sink.entry(entries.get(i), endsWalk && i == entries.size() - 1)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void put(BlockingQueue<Object> queue, Object item) {
+        try {
+            queue.put(item);
+        } catch (InterruptedException e) {
+            // The consumer stopped early; the walk ends with it.
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static Object take(BlockingQueue<Object> queue) {
+        try {
+            return queue.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the map walk", e);
+        }
     }
 
     /** All entries of the walk as a list (for callers that need no streaming). */
