@@ -27,6 +27,7 @@ class StratadParityTest {
     static Path dir;
     static Daemon daemon;
     static Path socket;
+    static int tcpPort;
 
     @BeforeAll
     static void start() {
@@ -45,8 +46,9 @@ class StratadParityTest {
                 new ExportSpec("chain", dir.resolve("top.qcow2").toString(), "qcow2", "", true),
                 new ExportSpec("comp", dir.resolve("comp.qcow2").toString(), "qcow2", "", true),
                 new ExportSpec("holes", dir.resolve("holes.raw").toString(), "raw", "", true));
-        daemon = Daemon.start(new DaemonSettings(exports, false, null, 0, socket, 16, true, null, false, null,
+        daemon = Daemon.start(new DaemonSettings(exports, false, "127.0.0.1", 0, socket, 16, true, null, false, null,
                 Duration.ofSeconds(5)));
+        tcpPort = daemon.nbd().tcpAddress().getPort();
     }
 
     @AfterAll
@@ -56,12 +58,15 @@ class StratadParityTest {
         }
     }
 
-    private static String url(String export) {
-        return "nbd+unix:///" + export + "?socket=" + socket;
+    /** The export over the Unix socket ("unix:NAME") or over TCP ("tcp:NAME"). */
+    private static String url(String where) {
+        String[] w = where.split(":");
+        return w[0].equals("tcp") ? "nbd://127.0.0.1:" + tcpPort + "/" + w[1]
+                : "nbd+unix:///" + w[1] + "?socket=" + socket;
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"chain", "comp", "holes"})
+    @ValueSource(strings = {"unix:chain", "unix:comp", "unix:holes", "tcp:chain", "tcp:holes"})
     void infoMapAndCheckOverStratadMatchQemuImg(String export) {
         // Both tools failing to connect the same way would also be "the same": insist on a server.
         Tools.qemuImg("map", "--output=json", url(export)).orFail();
@@ -73,12 +78,14 @@ class StratadParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"chain:top.qcow2", "comp:comp.qcow2", "holes:holes.raw", "chain:base.qcow2"})
-    void exportsCompareWithTheirFilesAsInQemuImg(String pair) {
-        String[] p = pair.split(":");
-        String file = dir.resolve(p[1]).toString();
-        Tools.qemuImg("info", url(p[0])).orFail();
-        Parity.assertSameAsQemu("compare", url(p[0]), file);
-        Parity.assertSameAsQemu("compare", "-s", url(p[0]), file);
+    @ValueSource(strings = {"unix:chain:top.qcow2", "unix:comp:comp.qcow2", "unix:holes:holes.raw",
+        "unix:chain:base.qcow2", "tcp:chain:top.qcow2", "tcp:holes:holes.raw"})
+    void exportsCompareWithTheirFilesAsInQemuImg(String triple) {
+        String[] p = triple.split(":");
+        String export = url(p[0] + ":" + p[1]);
+        String file = dir.resolve(p[2]).toString();
+        Tools.qemuImg("info", export).orFail();
+        Parity.assertSameAsQemu("compare", export, file);
+        Parity.assertSameAsQemu("compare", "-s", export, file);
     }
 }
