@@ -9,6 +9,7 @@
 #   SequentialRead --threads 2 IMG                                   same, two reader threads
 #   qemu-img convert -O raw IMG WORK/out.raw                         qemu reading to a tmpfs file
 #   SequentialRead --sink WORK/out.raw IMG                           Strata reading to a tmpfs file
+#   SequentialRead --threads 2 --sink WORK/out.raw IMG               same, two reader threads
 #   qemu-img dd if=IMG of=WORK/dd.raw bs=2M                          reference (synchronous dd)
 # ("qemu-img dd ... of=/dev/null" is refused by qemu-img 7.2 — "Cannot grow device files" —
 # hence the null-co target for qemu's read-to-nowhere row and a tmpfs file for dd.)
@@ -141,6 +142,7 @@ for IMAGE in $READ_IMAGES; do
     qemu_row "qemu-img convert -O raw -> tmpfs" convert "rm -f $out" "convert -f $fmt_ -O raw $qimg $out"
     qconv=$LAST_MBPS
     strata_row "strata SequentialRead --sink -> tmpfs" sink "rm -f $out" "--sink $out $qimg" "$qconv"
+    strata_row "strata SequentialRead --threads 2 --sink -> tmpfs" sink-2t "rm -f $out" "--threads 2 --sink $out $qimg" "$qconv"
     if ((comparable)); then
         if cmp -s "$WORK/out.raw" "$WORK/src.raw"; then
             note "  $IMAGE: Strata's sink file is identical to the source data"
