@@ -65,6 +65,15 @@ public interface FormatDriver extends Closeable {
     /** Details for {@code info}. */
     LayerDescription describe();
 
+    /**
+     * The write side of this layer: present when the layer was opened read-write
+     * ({@code !OpenOptions.readOnly()}) and the format can write; empty otherwise. Closing the
+     * driver flushes what the writer still caches.
+     */
+    default Optional<LayerWriter> writer() {
+        return Optional.empty();
+    }
+
     /** Closes the layer and its storages. */
     @Override
     void close();

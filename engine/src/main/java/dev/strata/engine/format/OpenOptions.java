@@ -1,5 +1,7 @@
 package dev.strata.engine.format;
 
+import dev.strata.engine.storage.CacheMode;
+
 import java.util.Objects;
 
 /**
@@ -15,12 +17,20 @@ import java.util.Objects;
  *                           may still work from metadata; reads of guest data may fail.
  * @param corruptionListener told when a driver finds inconsistent metadata while serving a
  *                           request ({@link CorruptionListener#IGNORE} by default)
+ * @param cache              which flushes a writable layer honours (qemu's -t); writeback by default
  */
 public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
-                          CorruptionListener corruptionListener) {
+                          CorruptionListener corruptionListener, CacheMode cache) {
 
     public OpenOptions {
         Objects.requireNonNull(corruptionListener, "corruptionListener");
+        Objects.requireNonNull(cache, "cache");
+    }
+
+    /** Options with the writeback cache mode. */
+    public OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
+                       CorruptionListener corruptionListener) {
+        this(readOnly, forceShare, noBacking, noIo, corruptionListener, CacheMode.WRITEBACK);
     }
 
     /** Options for I/O (not {@code noIo}) whose corruption events are ignored. */
@@ -35,21 +45,31 @@ public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBackin
 
     /** The same options with {@code forceShare} set as given. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, share, noBacking, noIo, corruptionListener);
+        return new OpenOptions(readOnly, share, noBacking, noIo, corruptionListener, cache);
     }
 
     /** The same options with {@code noBacking} set as given. */
     public OpenOptions withNoBacking(boolean value) {
-        return new OpenOptions(readOnly, forceShare, value, noIo, corruptionListener);
+        return new OpenOptions(readOnly, forceShare, value, noIo, corruptionListener, cache);
     }
 
     /** The same options with {@code noIo} (metadata only) set as given. */
     public OpenOptions withNoIo(boolean value) {
-        return new OpenOptions(readOnly, forceShare, noBacking, value, corruptionListener);
+        return new OpenOptions(readOnly, forceShare, noBacking, value, corruptionListener, cache);
     }
 
     /** The same options reporting corruption events to {@code listener}. */
     public OpenOptions withCorruptionListener(CorruptionListener listener) {
-        return new OpenOptions(readOnly, forceShare, noBacking, noIo, listener);
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, listener, cache);
+    }
+
+    /** The same options with {@code readOnly} set as given. */
+    public OpenOptions withReadOnly(boolean value) {
+        return new OpenOptions(value, forceShare, noBacking, noIo, corruptionListener, cache);
+    }
+
+    /** The same options with cache mode {@code mode}. */
+    public OpenOptions withCache(CacheMode mode) {
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, mode);
     }
 }

@@ -7,7 +7,7 @@ import java.util.List;
 /**
  * A guest disk: a chain of layers seen as one device. This is what exports and operations use.
  * Requests are checked here, once (range, read-only); drivers below may assume them valid.
- * Thread-safe: any number of threads may read and query block status at once.
+ * Thread-safe: any number of threads may read, write and query block status at once.
  */
 public interface Image extends Closeable {
 
@@ -40,10 +40,54 @@ public interface Image extends Closeable {
      */
     List<Extent> blockStatus(long offset, long length);
 
+    /**
+     * Writes {@code src} (all its remaining bytes) at guest offset {@code offset} into the top
+     * layer, copying from the backing chain where a partly written cluster needs it.
+     *
+     * @throws dev.strata.engine.StrataException EPERM if the image is read-only, EINVAL if the
+     *         range is outside the image, ENOSPC/EIO on host errors
+     */
+    void write(ByteBuffer src, long offset);
+
+    /**
+     * Makes the range read as zeros (NBD WRITE_ZEROES); with {@code mayUnmap} host space may be
+     * released (the absence of NBD_CMD_FLAG_NO_HOLE).
+     *
+     * @throws dev.strata.engine.StrataException as {@link #write}
+     */
+    void writeZeroes(long offset, long length, boolean mayUnmap);
+
+    /**
+     * Discards the range (NBD TRIM): a hint after which the range may read as zeros or, in an
+     * overlay, as the backing file. Never fails for ranges the format cannot discard.
+     *
+     * @throws dev.strata.engine.StrataException EPERM if read-only, EINVAL outside the image
+     */
+    void discard(long offset, long length);
+
+    /**
+     * The unit of {@link #writeCompressed} in bytes (the qcow2 cluster size), 0 when the top
+     * layer cannot store compressed data or the image is read-only.
+     */
+    int compressedUnit();
+
+    /**
+     * Compresses one unit of guest data into the top layer (qemu's compressed write): offset
+     * aligned to {@link #compressedUnit()}, length one unit, or less for the last unit of the
+     * image. Callers compress in parallel by calling from several threads.
+     *
+     * @throws dev.strata.engine.StrataException ENOTSUP when {@link #compressedUnit()} is 0,
+     *         EINVAL for a misaligned or already allocated unit
+     */
+    void writeCompressed(ByteBuffer src, long offset);
+
+    /** Writes out cached metadata and makes completed writes durable (as the cache mode allows). */
+    void flush();
+
     /** What this image permits. */
     Capabilities capabilities();
 
-    /** Closes every layer. */
+    /** Flushes (when writable) and closes every layer. */
     @Override
     void close();
 }

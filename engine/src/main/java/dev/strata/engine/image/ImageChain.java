@@ -2,12 +2,15 @@ package dev.strata.engine.image;
 
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReader;
 import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Mapping;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * {@link Image} over a chain of {@link Layer}s, top first. Reads walk each layer's
@@ -15,7 +18,8 @@ import java.util.List;
  * shorter backing layer read as zeros. Block status reproduces QEMU's per-layer status
  * (bdrv_co_block_status with want_zero) and qemu-img map's walk down the chain.
  *
- * <p>Holds no locks: layers are immutable after opening and drivers are thread-safe.
+ * <p>Writes go to the top layer's {@link LayerWriter}, with the layers below as the source of
+ * copy-on-write. Holds no locks itself: drivers and writers are thread-safe.
  */
 public final class ImageChain implements Image {
     private static final int ZERO_CHUNK = 1 << 16;
@@ -43,7 +47,80 @@ public final class ImageChain implements Image {
 
     @Override
     public Capabilities capabilities() {
-        return Capabilities.readOnly();
+        if (writer().isEmpty()) {
+            return Capabilities.readOnly();
+        }
+        // Writers serialise their metadata in-process; a second connection sees the same engine.
+        return new Capabilities(true, true, true, true, true);
+    }
+
+    /** The top layer's writer, present when the chain was opened read-write. */
+    private Optional<LayerWriter> writer() {
+        return layers.get(0).driver().writer();
+    }
+
+    private LayerWriter requireWriter() {
+        return writer().orElseThrow(() -> new StrataException(ErrorKind.EPERM,
+                "Could not write to '" + layers.get(0).fileName() + "': image is read-only"));
+    }
+
+    /** Reads of the layers below the top one: what copy-on-write copies from. */
+    private BackingReader below() {
+        return layers.size() < 2 ? BackingReader.NONE : (dst, offset) -> readLayer(1, dst, offset);
+    }
+
+    @Override
+    public void write(ByteBuffer src, long offset) {
+        LayerWriter w = requireWriter();
+        checkRange(offset, src.remaining());
+        if (src.hasRemaining()) {
+            w.write(src, offset, below());
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) {
+        LayerWriter w = requireWriter();
+        checkRange(offset, length);
+        if (length > 0) {
+            w.writeZeroes(offset, length, mayUnmap, below());
+        }
+    }
+
+    @Override
+    public void discard(long offset, long length) {
+        LayerWriter w = requireWriter();
+        checkRange(offset, length);
+        if (length > 0) {
+            w.discard(offset, length);
+        }
+    }
+
+    @Override
+    public int compressedUnit() {
+        return writer().map(LayerWriter::compressedUnit).orElse(0);
+    }
+
+    @Override
+    public void writeCompressed(ByteBuffer src, long offset) {
+        LayerWriter w = requireWriter();
+        int unit = w.compressedUnit();
+        if (unit == 0) {
+            throw StrataException.unsupported("Compression is not supported for this drive "
+                    + layers.get(0).fileName());
+        }
+        checkRange(offset, src.remaining());
+        if (offset % unit != 0 || src.remaining() > unit
+                || (src.remaining() < unit && offset + src.remaining() != size())) {
+            throw StrataException.invalid("compressed write of " + src.remaining() + " bytes at offset " + offset
+                    + " is not one aligned unit of " + unit + " bytes");
+        }
+        w.writeCompressed(src, offset);
+    }
+
+    @Override
+    public void flush() {
+        writer().ifPresent(LayerWriter::flush);
     }
 
     @Override
@@ -193,10 +270,21 @@ public final class ImageChain implements Image {
         }
     }
 
+    /** Closes every layer; drivers flush what their writers still cache. */
     @Override
     public void close() {
+        RuntimeException first = null;
         for (Layer l : layers) {
-            l.driver().close();
+            try {
+                l.driver().close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 

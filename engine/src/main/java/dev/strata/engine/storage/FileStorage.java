@@ -48,7 +48,7 @@ public final class FileStorage implements Storage {
 
     private synchronized int queryFd() {
         if (queryFd == NOT_OPENED && !closed) {
-            queryFd = HostFiles.openForQueries(path.toString());
+            queryFd = HostFiles.openForQueries(path.toString(), !readOnly);
         }
         return queryFd;
     }
@@ -178,6 +178,39 @@ public final class FileStorage implements Storage {
         }
     }
 
+    /** {@inheritDoc} Uses fallocate(PUNCH_HOLE|KEEP_SIZE); writes zeros where the host cannot punch. */
+    @Override
+    public void punchHole(long offset, long length) {
+        requireWritable();
+        forgetAllocation();
+        long end = Math.min(offset + length, size());
+        if (end <= offset) {
+            return;
+        }
+        int err = HostFiles.fallocate(queryFd(), HostFiles.FALLOC_PUNCH_HOLE | HostFiles.FALLOC_KEEP_SIZE, offset,
+                end - offset);
+        if (err != 0) {
+            Storage.writeZeros(this, offset, end - offset);
+        }
+    }
+
+    /** {@inheritDoc} Uses fallocate mode 0; falls back to writing zeros where the host lacks it. */
+    @Override
+    public void preallocate(long offset, long length) {
+        requireWritable();
+        forgetAllocation();
+        int err = HostFiles.fallocate(queryFd(), 0, offset, length);
+        if (err == ENOSPC) {
+            throw new StrataException(ErrorKind.ENOSPC, "Could not preallocate data for the new area of '" + name
+                    + "': No space left on device");
+        }
+        if (err != 0) {
+            Storage.super.preallocate(offset, length);
+        }
+    }
+
+    private static final int ENOSPC = 28;
+
     /**
      * {@inheritDoc}
      *
@@ -275,6 +308,10 @@ public final class FileStorage implements Storage {
     private StrataException ioError(String what, IOException e) {
         if (e instanceof ClosedChannelException) {
             return new StrataException(ErrorKind.EIO, "Could not " + what + " '" + name + "': file is closed", e);
+        }
+        if (String.valueOf(e.getMessage()).contains("No space left on device")) {
+            return new StrataException(ErrorKind.ENOSPC, "Could not " + what + " '" + name
+                    + "': No space left on device", e);
         }
         return new StrataException(ErrorKind.EIO, "Could not " + what + " '" + name + "': " + e.getMessage(), e);
     }

@@ -15,8 +15,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The few libc calls Java NIO lacks: {@code lseek} with {@code SEEK_DATA}/{@code SEEK_HOLE}
- * (to find holes in sparse files) and {@code fstat}'s {@code st_blocks} (what qemu-img calls
- * "disk size").
+ * (to find holes in sparse files), {@code fstat}'s {@code st_blocks} (what qemu-img calls
+ * "disk size") and {@code fallocate} (punching holes, reserving space).
  *
  * <p>Bound through jffi directly rather than jnr-ffi: jnr-ffi generates its glue with ASM at
  * run time, which cost a short-lived CLI about 240 ms of start-up; jffi's fixed-signature
@@ -29,6 +29,12 @@ final class HostFiles {
     static final int SEEK_DATA = 3;
     static final int SEEK_HOLE = 4;
     private static final int O_RDONLY = 0;
+    private static final int O_RDWR = 2;
+    /** fallocate modes. */
+    static final int FALLOC_KEEP_SIZE = 0x01;
+    static final int FALLOC_PUNCH_HOLE = 0x02;
+    /** fallocate result when the call could not be made at all (no libc). */
+    static final int NO_CALL = -1;
     private static final int O_CLOEXEC = 0x80000;
     private static final int ENXIO = 6;
     /** Offset of {@code st_blocks} in struct stat: 64 on both x86_64 and aarch64 Linux. */
@@ -42,7 +48,7 @@ final class HostFiles {
 
     /** The bound functions, or null when libc is not available. */
     private record LibC(Function open, Function close, CallContext lseekContext, long lseekAddress,
-                        Function fstat) {
+                        Function fstat, CallContext fallocateContext, long fallocateAddress) {
     }
 
     private static final CompletableFuture<LibC> LIBC = CompletableFuture.supplyAsync(HostFiles::bind);
@@ -69,7 +75,10 @@ final class HostFiles {
             CallContext lseek = CallContext.getCallContext(Type.SINT64,
                     new Type[] {Type.SINT32, Type.SINT64, Type.SINT32}, CallingConvention.DEFAULT, true);
             Function fstat = new Function(libc.getSymbolAddress("fstat"), Type.SINT32, Type.SINT32, Type.POINTER);
-            return new LibC(open, close, lseek, libc.getSymbolAddress("lseek"), fstat);
+            CallContext fallocate = CallContext.getCallContext(Type.SINT32,
+                    new Type[] {Type.SINT32, Type.SINT32, Type.SINT64, Type.SINT64}, CallingConvention.DEFAULT, true);
+            return new LibC(open, close, lseek, libc.getSymbolAddress("lseek"), fstat, fallocate,
+                    libc.getSymbolAddress("fallocate"));
         } catch (LinkageError | RuntimeException e) {
             return null;
         }
@@ -79,8 +88,11 @@ final class HostFiles {
         return LIBC.join();
     }
 
-    /** Opens {@code path} read-only for queries; returns -1 when unavailable. */
-    static int openForQueries(String path) {
+    /**
+     * Opens {@code path} for queries (and, when {@code writable}, for fallocate); returns -1 when
+     * unavailable.
+     */
+    static int openForQueries(String path, boolean writable) {
         LibC c = libc();
         if (c == null) {
             return -1;
@@ -88,7 +100,7 @@ final class HostFiles {
         byte[] name = path.getBytes(StandardCharsets.UTF_8);
         HeapInvocationBuffer args = new HeapInvocationBuffer(c.open());
         args.putArray(name, 0, name.length, ArrayFlags.IN | ArrayFlags.NULTERMINATE);
-        args.putInt(O_RDONLY | O_CLOEXEC);
+        args.putInt((writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
         return Invoker.getInstance().invokeInt(c.open(), args);
     }
 
@@ -115,6 +127,19 @@ final class HostFiles {
             return r;
         }
         return LastError.getInstance().get() == ENXIO ? NO_MORE : UNKNOWN;
+    }
+
+    /**
+     * {@code fallocate(fd, mode, offset, length)}: 0 on success, the errno on failure, or
+     * {@link #NO_CALL} when libc is unavailable.
+     */
+    static int fallocate(int fd, int mode, long offset, long length) {
+        LibC c = fd >= 0 ? libc() : null;
+        if (c == null) {
+            return NO_CALL;
+        }
+        long r = Invoker.getInstance().invokeL4(c.fallocateContext(), c.fallocateAddress(), fd, mode, offset, length);
+        return (int) r == 0 ? 0 : LastError.getInstance().get();
     }
 
     /** {@code st_blocks * 512} of the open file, or -1 when unknown. */

@@ -53,6 +53,45 @@ public interface Storage extends Closeable {
     void truncate(long size);
 
     /**
+     * Makes {@code [offset, offset+length)} read as zeros without changing the size, releasing
+     * the host space where the host can (a punched hole); storage that cannot punch holes
+     * writes zeros.
+     *
+     * @throws StrataException EPERM if read-only
+     */
+    default void punchHole(long offset, long length) {
+        writeZeros(this, offset, length);
+    }
+
+    /**
+     * Reserves host space for {@code [offset, offset+length)}, extending the size if the range
+     * goes past the end; bytes not written before read as zeros (fallocate mode 0, qemu's
+     * preallocation=falloc). Storage that cannot reserve writes zeros over the part past the
+     * current end.
+     *
+     * @throws StrataException EPERM if read-only, ENOSPC when the host has no room
+     */
+    default void preallocate(long offset, long length) {
+        long end = offset + length;
+        long size = size();
+        if (end > size) {
+            writeZeros(this, Math.max(offset, size), end - Math.max(offset, size));
+        }
+    }
+
+    /** Writes {@code length} zero bytes at {@code offset} of {@code storage}, in 1 MiB pieces. */
+    static void writeZeros(Storage storage, long offset, long length) {
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));
+        long pos = offset;
+        long end = offset + length;
+        while (pos < end) {
+            int n = (int) Math.min(zeros.capacity(), end - pos);
+            storage.write(zeros.clear().limit(n), pos);
+            pos += n;
+        }
+    }
+
+    /**
      * Says whether the bytes at {@code offset} are backed by data or are a hole (and whether
      * they are known to read as zeros), and how far that state lasts (at most {@code maxLength}), from {@code SEEK_DATA}/{@code SEEK_HOLE}
      * on the host. A storage that cannot tell reports everything as data. An offset at or past

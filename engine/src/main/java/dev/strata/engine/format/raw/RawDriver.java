@@ -3,7 +3,9 @@ package dev.strata.engine.format.raw;
 import dev.strata.engine.format.BackingReference;
 import dev.strata.engine.format.FormatDriver;
 import dev.strata.engine.format.LayerDescription;
+import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Mapping;
+import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.Storage;
 
 import java.util.List;
@@ -15,13 +17,29 @@ import java.util.Optional;
  */
 final class RawDriver implements FormatDriver {
     private final Storage file;
-    private final long size;
+    private final LayerWriter writer;
+    private volatile long size;
 
-    RawDriver(Storage file) {
+    RawDriver(Storage file, CacheMode cache) {
         this.file = file;
         // qemu's block layer counts whole 512-byte sectors: a 999-byte file is a 1024-byte disk
         // (bdrv_getlength = bdrv_nb_sectors * 512); the tail past EOF reads as zeros.
-        this.size = (file.size() + 511) & ~511L;
+        this.size = sectorRounded(file.size());
+        this.writer = file.isReadOnly() ? null : new RawWriter(this, file, cache);
+    }
+
+    private static long sectorRounded(long bytes) {
+        return (bytes + 511) & ~511L;
+    }
+
+    /** After a resize: the new virtual size. */
+    void setSize(long bytes) {
+        this.size = sectorRounded(bytes);
+    }
+
+    @Override
+    public Optional<LayerWriter> writer() {
+        return Optional.ofNullable(writer);
     }
 
     @Override
@@ -70,6 +88,12 @@ final class RawDriver implements FormatDriver {
 
     @Override
     public void close() {
-        file.close();
+        try {
+            if (writer != null) {
+                writer.flush();
+            }
+        } finally {
+            file.close();
+        }
     }
 }

@@ -22,6 +22,6 @@ public final class RawFormat implements FormatFactory {
 
     @Override
     public FormatDriver open(Storage file, OpenOptions options) {
-        return new RawDriver(file);
+        return new RawDriver(file, options.cache());
     }
 }
