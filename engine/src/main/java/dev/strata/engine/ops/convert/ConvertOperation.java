@@ -1,0 +1,208 @@
+package dev.strata.engine.ops.convert;
+
+/*
+ * Design note: qemu-img convert's copy loop (convert_do_copy / convert_co_do_copy) with worker
+ * threads in place of coroutines. Workers take the next chunk under one lock (the chunker is
+ * sequential, like qemu's), then read, zero-scan and write in parallel. With in-order writes
+ * (qemu's default), a worker waits until every chunk before its own has been written, so the
+ * target is written front to back while reads run ahead; -W lifts the wait. Compressed targets
+ * ignore the order: compression happens inside the write, and serialising it would serialise the
+ * compressor (qemu does exactly that; the resulting image differs only in where the compressed
+ * clusters sit in the file).
+ *
+ * The first error stops every worker; the error of the lowest chunk wins, as the copy stops there.
+ */
+
+import dev.strata.engine.StrataException;
+import dev.strata.engine.image.Image;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Copies concatenated sources into a target image as qemu-img convert does. */
+public final class ConvertOperation {
+    private final ConvertSources sources;
+    private final Image target;
+    private final ConvertSettings settings;
+    private final ConvertChunker chunker;
+    private final ConvertProgress progress;
+
+    private final Object lock = new Object();
+    private long nextSector;
+    private long writtenUpTo;
+    private long allocatedSectors;
+    private long allocatedDone;
+    private RuntimeException failure;
+
+    private ConvertOperation(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress) {
+        this.sources = new ConvertSources(sources);
+        this.target = target;
+        this.settings = settings;
+        this.chunker = new ConvertChunker(this.sources, settings);
+        this.progress = progress;
+    }
+
+    /** Total size of {@code sources} concatenated: the size of the target qemu-img creates. */
+    public static long totalSize(List<Image> sources) {
+        return new ConvertSources(sources).totalSize();
+    }
+
+    /**
+     * Copies {@code sources}, end to end, into {@code target} (at least as large), then flushes it.
+     *
+     * @throws StrataException the first read or write error, with qemu's wording
+     *         ("error while reading at byte N: ...", "error while writing at byte N: ...")
+     */
+    public static void run(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress) {
+        new ConvertOperation(sources, target, settings, progress).copy();
+    }
+
+    private void copy() {
+        if (progress != ConvertProgress.NONE) {
+            countAllocated();
+        }
+        int workers = Math.max(1, settings.workers());
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < workers - 1; i++) {
+            Thread t = new Thread(this::work, "convert-" + i);
+            t.setDaemon(true);
+            t.start();
+            threads.add(t);
+        }
+        work();
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw StrataException.io("interrupted while converting");
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        target.flush();
+    }
+
+    /** The sectors the copy will write, for progress (qemu counts them in a first pass). */
+    private void countAllocated() {
+        long total = chunker.totalSectors();
+        long sector = 0;
+        while (sector < total) {
+            int n = chunker.next(sector);
+            ConvertChunker.Status st = chunker.status();
+            if (st == ConvertChunker.Status.DATA
+                    || (settings.minSparseSectors() == 0 && st == ConvertChunker.Status.ZERO)) {
+                allocatedSectors += n;
+            }
+            sector += n;
+        }
+        chunker.restart();
+    }
+
+    private void work() {
+        ByteBuffer buf = ByteBuffer.allocateDirect(settings.bufferSectors() * ZeroScan.SECTOR)
+                .order(ByteOrder.nativeOrder());
+        ChunkWriter writer = new ChunkWriter(target, settings);
+        while (true) {
+            long sector;
+            int n;
+            ConvertChunker.Status status;
+            synchronized (lock) {
+                if (failure != null || nextSector >= chunker.totalSectors()) {
+                    return;
+                }
+                try {
+                    n = chunker.next(nextSector);
+                } catch (RuntimeException e) {
+                    fail(e);
+                    return;
+                }
+                status = chunker.status();
+                if (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO) {
+                    n = Math.min(n, settings.bufferSectors());
+                }
+                sector = nextSector;
+                nextSector += n;
+                if (status == ConvertChunker.Status.DATA
+                        || (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO)) {
+                    allocatedDone += n;
+                    if (allocatedSectors > 0) {
+                        progress.reached(100.0 * allocatedDone / allocatedSectors);
+                    }
+                }
+            }
+            try {
+                buf.clear().limit(n * ZeroScan.SECTOR);
+                if (status == ConvertChunker.Status.DATA) {
+                    read(buf, sector);
+                } else if (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO) {
+                    clear(buf);
+                    status = ConvertChunker.Status.DATA;
+                }
+                awaitTurn(sector);
+                writer.write(buf, sector, n, status);
+            } catch (RuntimeException e) {
+                fail(e);
+                return;
+            } finally {
+                finished(sector, n);
+            }
+        }
+    }
+
+    private void read(ByteBuffer buf, long sector) {
+        try {
+            sources.read(buf.duplicate(), sector * ZeroScan.SECTOR);
+        } catch (StrataException e) {
+            throw new StrataException(e.kind(), "error while reading at byte " + sector * ZeroScan.SECTOR + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static void clear(ByteBuffer buf) {
+        for (int p = 0; p + 8 <= buf.limit(); p += 8) {
+            buf.putLong(p, 0);
+        }
+    }
+
+    /** With in-order writes, waits until every chunk before {@code sector} is written. */
+    private void awaitTurn(long sector) {
+        if (!settings.inOrder() || settings.compressed()) {
+            return;
+        }
+        synchronized (lock) {
+            while (writtenUpTo != sector && failure == null) {
+                try {
+                    lock.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw StrataException.io("interrupted while converting");
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        }
+    }
+
+    private void finished(long sector, int n) {
+        synchronized (lock) {
+            if (writtenUpTo == sector) {
+                writtenUpTo = sector + n;
+            }
+            lock.notifyAll();
+        }
+    }
+
+    private void fail(RuntimeException e) {
+        synchronized (lock) {
+            if (failure == null) {
+                failure = e;
+            }
+            lock.notifyAll();
+        }
+    }
+}

@@ -1,0 +1,24 @@
+package dev.strata.engine.ops.convert;
+
+/**
+ * How to copy, as qemu-img convert's options and target decide it.
+ *
+ * @param compressed             write compressed clusters (-c)
+ * @param minSparseSectors       shortest zero run left out of the target, in sectors (-S / 512);
+ *                               0 writes everything (fully allocated target)
+ * @param targetHasBacking       the target has a backing file (-B): ranges the source's top layer
+ *                               does not hold are left unallocated in the target
+ * @param targetBackingSize      the target's backing file size in bytes, or -1 when unknown
+ * @param hasZeroInit            the target reads as zeros before the copy (new image without
+ *                               backing, or --target-is-zero), so zero ranges need no writes
+ * @param workers                parallel requests (-m), 1..16
+ * @param inOrder                writes reach the target in offset order (no -W)
+ * @param bufferSectors          the largest request, in sectors (qemu: 2 MiB)
+ * @param clusterSectors         the target's cluster size in sectors (compressed writes are one
+ *                               cluster each)
+ * @param alignmentSectors       alignment of the ends of written runs, in sectors
+ */
+public record ConvertSettings(boolean compressed, int minSparseSectors, boolean targetHasBacking,
+                              long targetBackingSize, boolean hasZeroInit, int workers, boolean inOrder,
+                              int bufferSectors, int clusterSectors, int alignmentSectors) {
+}
