@@ -25,8 +25,7 @@ final class ChunkWriter {
         try {
             writeRuns(buf, sector, n, status);
         } catch (StrataException e) {
-            throw new StrataException(e.kind(), "error while writing at byte " + sector * ZeroScan.SECTOR + ": "
-                    + e.getMessage(), e);
+            throw new ConvertFailure(true, sector * ZeroScan.SECTOR, e);
         }
     }
 

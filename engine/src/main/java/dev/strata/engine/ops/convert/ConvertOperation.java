@@ -52,8 +52,8 @@ public final class ConvertOperation {
     /**
      * Copies {@code sources}, end to end, into {@code target} (at least as large), then flushes it.
      *
-     * @throws StrataException the first read or write error, with qemu's wording
-     *         ("error while reading at byte N: ...", "error while writing at byte N: ...")
+     * @throws ConvertFailure the first read or write error
+     * @throws StrataException a block status error or a failed final flush
      */
     public static void run(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress) {
         new ConvertOperation(sources, target, settings, progress).copy();
@@ -157,8 +157,7 @@ public final class ConvertOperation {
         try {
             sources.read(buf.duplicate(), sector * ZeroScan.SECTOR);
         } catch (StrataException e) {
-            throw new StrataException(e.kind(), "error while reading at byte " + sector * ZeroScan.SECTOR + ": "
-                    + e.getMessage(), e);
+            throw new ConvertFailure(false, sector * ZeroScan.SECTOR, e);
         }
     }
 
