@@ -170,8 +170,11 @@ public final class FileStorage implements Storage {
             if (size < current) {
                 channel.truncate(size);
             } else if (size > current) {
-                // FileChannel cannot grow a file by truncate; a one-byte write at the end does.
-                channel.write(ByteBuffer.allocate(1), size - 1);
+                // FileChannel cannot grow a file; ftruncate through RandomAccessFile keeps the
+                // new range a hole (a write at the end would allocate its last block).
+                try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(path.toFile(), "rw")) {
+                    raf.setLength(size);
+                }
             }
         } catch (IOException e) {
             throw ioError("truncate", e);

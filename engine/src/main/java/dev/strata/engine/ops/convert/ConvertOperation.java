@@ -135,7 +135,11 @@ public final class ConvertOperation {
                 }
             }
             try {
-                buf.clear().limit(n * ZeroScan.SECTOR);
+                buf.clear();
+                if (status == ConvertChunker.Status.DATA
+                        || (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO)) {
+                    buf.limit(n * ZeroScan.SECTOR);
+                }
                 if (status == ConvertChunker.Status.DATA) {
                     read(buf, sector);
                 } else if (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO) {
