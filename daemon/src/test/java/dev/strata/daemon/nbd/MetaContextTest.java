@@ -25,6 +25,12 @@ class MetaContextTest {
             public void read(ByteBuffer dst, long offset) { }
             public Extent blockStatusAt(long offset, long maxLength) { throw new UnsupportedOperationException(); }
             public List<Extent> blockStatus(long offset, long length) { throw new UnsupportedOperationException(); }
+            public void write(ByteBuffer src, long offset) { throw new UnsupportedOperationException(); }
+            public void writeZeroes(long offset, long length, boolean mayUnmap) { throw new UnsupportedOperationException(); }
+            public void discard(long offset, long length) { throw new UnsupportedOperationException(); }
+            public int compressedUnit() { return 0; }
+            public void writeCompressed(ByteBuffer src, long offset) { throw new UnsupportedOperationException(); }
+            public void flush() { }
             public Capabilities capabilities() { return Capabilities.readOnly(); }
             public void close() { }
         };
