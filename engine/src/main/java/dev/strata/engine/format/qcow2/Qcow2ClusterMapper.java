@@ -15,7 +15,7 @@ import dev.strata.engine.StrataException;
 /** Maps guest offsets through the L1 and L2 tables. Thread-safe. */
 final class Qcow2ClusterMapper {
     private final Qcow2Header header;
-    private final Qcow2L1Table l1;
+    private volatile Qcow2L1Table l1;
     private final Qcow2L2Cache cache;
     private final Qcow2CorruptionSignal signal;
     private final int clusterBits;
@@ -54,6 +54,11 @@ final class Qcow2ClusterMapper {
         this.sliceEntries = cache.sliceBytes() / header.l2EntrySize();
     }
 
+    /** Switches to a new active L1 table (after the writer grew or moved it). */
+    void l1(Qcow2L1Table table) {
+        this.l1 = table;
+    }
+
     /**
      * Looks up {@code guestOffset}.
      *
@@ -69,7 +74,8 @@ final class Qcow2ClusterMapper {
         bytesNeeded = Math.min(bytesNeeded, bytesAvailable);
 
         long l1Index = guestOffset >>> (clusterBits + l2Bits);
-        long l2Offset = l1Index < l1.size() ? l1.l2Offset(l1Index) : 0;
+        Qcow2L1Table table = l1;
+        long l2Offset = l1Index < table.size() ? table.l2Offset(l1Index) : 0;
         if (l2Offset == 0) {
             return new Run(Qcow2SubclusterType.UNALLOCATED_PLAIN, bytesNeeded - offsetInCluster, 0, null);
         }

@@ -1,7 +1,7 @@
 package dev.strata.engine.format.qcow2;
 
 /*
- * Design note: qemu's qcow2_signal_corruption for a driver that never writes. qemu reports the
+ * Design note: qemu's qcow2_signal_corruption (the writer marks the image corrupt itself). qemu reports the
  * first inconsistency it meets in an image's metadata on stderr and suppresses the later
  * non-fatal ones; it marks the image corrupt on disk only when the image is writable, which ours
  * never is. So every event here is the non-fatal kind, reported at most once per open layer
@@ -34,5 +34,14 @@ final class Qcow2CorruptionSignal {
             listener.corruptionFound(new CorruptionEvent(Qcow2Format.NAME, fileName, reason));
         }
         return StrataException.io(reason);
+    }
+
+    /**
+     * A corruption found while writing, after which qemu marks the image corrupt (the caller sets
+     * the bit): reported unless one was already, and the EIO to throw. {@code CorruptionEvent}
+     * has no fatal flag yet, so listeners see the reason with the non-fatal wording.
+     */
+    StrataException fatal(String reason) {
+        return corruption(reason);
     }
 }

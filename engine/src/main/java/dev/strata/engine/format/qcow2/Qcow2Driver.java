@@ -27,6 +27,10 @@ package dev.strata.engine.format.qcow2;
  * header extensions (before the data file), an AES image after the data file. Metadata-only
  * opens skip the key, and then map() answers from metadata while reads of encrypted data fail.
  *
+ * Writing: a read-write open (not noIo) also builds a Qcow2Writer over the same L1 table, L2
+ * cache and mapper, so reads see every write at once; the writer re-reads the header after it
+ * changes it and tells the driver (virtual size, L1, feature bits). close() flushes it first.
+ *
  * Corruption: inconsistent metadata met while mapping (or while probing for metadata
  * preallocation) is signalled once per open layer to the OpenOptions' CorruptionListener, as
  * qemu's qcow2_signal_corruption does for read-only images, and fails the request with EIO.
@@ -37,6 +41,7 @@ import dev.strata.engine.StrataException;
 import dev.strata.engine.format.BackingReference;
 import dev.strata.engine.format.FormatDriver;
 import dev.strata.engine.format.LayerDescription;
+import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Mapping;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.SnapshotInfo;
@@ -49,12 +54,12 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
-/** One qcow2 layer, read-only. */
+/** One qcow2 layer; writable through {@link #writer()} when opened read-write. */
 public final class Qcow2Driver implements FormatDriver {
     private static final int DECODED_SLOTS = 16;
 
     private final Storage file;
-    private final Qcow2Header header;
+    private volatile Qcow2Header header;
     private final Qcow2L1Table l1;
     private final Qcow2ClusterMapper mapper;
     private final Qcow2SnapshotTable snapshots;
@@ -62,8 +67,9 @@ public final class Qcow2Driver implements FormatDriver {
     private final Qcow2LuksHeader luks;
     private final Storage dataFile;
     private final Qcow2CorruptionSignal corruption;
-    private final long virtualSize;
+    private volatile long virtualSize;
     private final boolean encrypted;
+    private final Qcow2Writer writer;
     private final AtomicReferenceArray<Decoded> decoded = new AtomicReferenceArray<>(DECODED_SLOTS);
     private volatile Boolean metadataPreallocated;
 
@@ -83,7 +89,27 @@ public final class Qcow2Driver implements FormatDriver {
         this.virtualSize = header.virtualSize();
         this.encrypted = header.cryptMethod() != 0;
         this.corruption = new Qcow2CorruptionSignal(file.name(), options.corruptionListener());
-        this.mapper = new Qcow2ClusterMapper(header, l1, Qcow2L2Cache.forImage(file, header), corruption);
+        Qcow2L2Cache cache = Qcow2L2Cache.forImage(file, header);
+        this.mapper = new Qcow2ClusterMapper(header, l1, cache, corruption);
+        if (!options.readOnly() && !options.noIo()) {
+            Qcow2WriteState state = new Qcow2WriteState(file, dataFile != null ? dataFile : file, header, l1, cache,
+                    mapper, snapshots, corruption, options.cache(), this::headerChanged);
+            this.writer = new Qcow2Writer(state, this::decode, bitmaps.entries().size() > 0,
+                    snapshots.entries().size());
+        } else {
+            this.writer = null;
+        }
+    }
+
+    /** The writer changed the header on disk: take the new one. */
+    private void headerChanged(Qcow2Header changed) {
+        this.header = changed;
+        this.virtualSize = changed.virtualSize();
+    }
+
+    @Override
+    public Optional<LayerWriter> writer() {
+        return Optional.ofNullable(writer);
     }
 
     /**
@@ -297,8 +323,34 @@ public final class Qcow2Driver implements FormatDriver {
                 Qcow2InfoSpecific.build(header, bitmaps, luks));
     }
 
+    /**
+     * Flushes the writer and closes the external data file, leaving the image file open (for
+     * {@link Qcow2Creator}, whose caller owns the file).
+     */
+    void closeKeepingImageFile() {
+        try {
+            if (writer != null) {
+                writer.flush();
+            }
+        } finally {
+            if (dataFile != null) {
+                dataFile.close();
+            }
+        }
+    }
+
     @Override
     public void close() {
+        try {
+            if (writer != null) {
+                writer.flush();
+            }
+        } finally {
+            closeFiles();
+        }
+    }
+
+    private void closeFiles() {
         try {
             file.close();
         } finally {

@@ -6,8 +6,10 @@ package dev.strata.engine.format.qcow2;
  * disk and of min(cluster, 4 KiB) otherwise. It is a striped LRU: sixteen independently locked
  * segments, so concurrent lookups of different slices do not serialise on one lock, and each
  * lock is held only for a hash-map operation (never during I/O). A miss reads the slice
- * without holding any lock; two threads missing the same slice may both read it, which is
- * harmless because the driver never writes. Slices are immutable long[] words.
+ * without holding any lock; two threads missing the same slice may both read it. Slices are
+ * immutable long[] words. A writer replaces a slice with {@link #update} after writing it to
+ * disk; each segment counts its updates, and a miss only inserts what it read when no update
+ * happened in that segment meanwhile, so a slow reader never puts back a stale slice.
  */
 
 import dev.strata.engine.storage.Storage;
@@ -66,12 +68,21 @@ final class Qcow2L2Cache {
         Segment seg = segments[(int) (mix(sliceOffset) & (SEGMENTS - 1))];
         long[] words = seg.get(sliceOffset);
         if (words == null) {
+            long generation = seg.generation();
             ByteBuffer b = HostReads.read(file, sliceOffset, sliceBytes);
             words = new long[sliceBytes / 8];
             b.asLongBuffer().get(words);
-            seg.put(sliceOffset, words);
+            seg.putIfUnchanged(sliceOffset, words, generation);
         }
         return words;
+    }
+
+    /**
+     * Replaces the slice at {@code sliceOffset} with {@code words} (which the caller already wrote
+     * to disk and will not modify again).
+     */
+    void update(long sliceOffset, long[] words) {
+        segments[(int) (mix(sliceOffset) & (SEGMENTS - 1))].replace(sliceOffset, words);
     }
 
     private static long mix(long key) {
@@ -82,6 +93,7 @@ final class Qcow2L2Cache {
     /** One independently locked LRU segment. */
     private static final class Segment {
         private final LinkedHashMap<Long, long[]> map;
+        private long generation;
 
         Segment(int capacity) {
             this.map = new LinkedHashMap<>(16, 0.75f, true) {
@@ -98,7 +110,18 @@ final class Qcow2L2Cache {
             return map.get(key);
         }
 
-        synchronized void put(long key, long[] words) {
+        synchronized long generation() {
+            return generation;
+        }
+
+        synchronized void putIfUnchanged(long key, long[] words, long seen) {
+            if (generation == seen) {
+                map.put(key, words);
+            }
+        }
+
+        synchronized void replace(long key, long[] words) {
+            generation++;
             map.put(key, words);
         }
     }

@@ -1,0 +1,587 @@
+package dev.strata.engine.format.qcow2;
+
+/*
+ * Design note: the allocating half of qemu's qcow2 write path (qcow2-cluster.c), called under
+ * the writer's exclusive lock. A request is cut at L2 slice boundaries; for each slice:
+ *
+ *  1. the L2 table is made writable (get_cluster_table/l2_allocate): a missing one is allocated
+ *     zeroed, a shared one (no OFLAG_COPIED in L1: internal snapshots) is copied to a new
+ *     cluster, written, then the L1 entry is switched and the old table's refcount dropped;
+ *  2. clusters that can take the data in place (normal with OFLAG_COPIED, or v2/v3 zero
+ *     clusters with a preallocated COPIED host cluster) keep their host cluster; every
+ *     consecutive run of the others gets one contiguous allocation;
+ *  3. copy-on-write fills the parts of partial (sub)clusters the request does not cover, from
+ *     the old content: the old host cluster, the decompressed cluster, zeros, or the layers
+ *     below; with extended L2 only partially covered subclusters are filled, plus, when a
+ *     shared cluster moves, the subclusters that hold data;
+ *  4. the guest bytes go out as one pwrite per contiguous host run;
+ *  5. barrier, then the changed L2 entries of the slice in one write (data and refcounts are
+ *     on disk before the entries that use them), then barrier and the old clusters' refcounts
+ *     dropped (a crash in between leaks, never dangles).
+ *
+ * Zeroing and discarding rewrite the entries of whole clusters the same way (qemu's
+ * zero_in_l2_slice and discard_in_l2_slice) and free what they unmap; freed clusters are
+ * punched on the host.
+ */
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReader;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/** Allocation, copy-on-write and L2 updates of one writable qcow2 layer. Not thread-safe. */
+final class Qcow2ClusterWriter {
+    private static final long COPIED = Qcow2L2Entry.OFLAG_COPIED;
+    private static final long ZERO = Qcow2L2Entry.OFLAG_ZERO;
+
+    private final Qcow2WriteState s;
+    private final Function<Qcow2L2Entry, byte[]> decompress;
+    private final List<Long> freedClusters = new ArrayList<>();
+
+    Qcow2ClusterWriter(Qcow2WriteState state, Function<Qcow2L2Entry, byte[]> decompress) {
+        this.s = state;
+        this.decompress = decompress;
+        state.refcounts.onFreed(freedClusters::add);
+    }
+
+    // ---- data writes ------------------------------------------------------------------------
+
+    /** Writes {@code src} (all remaining bytes) at {@code guestOffset}. */
+    void write(ByteBuffer src, long guestOffset, BackingReader below) {
+        long end = guestOffset + src.remaining();
+        long pos = guestOffset;
+        while (pos < end) {
+            long regionEnd = Math.min(end, sliceGuestEnd(pos));
+            ByteBuffer part = src.duplicate();
+            part.position(src.position() + (int) (pos - guestOffset));
+            part.limit(part.position() + (int) (regionEnd - pos));
+            writeRegion(part, pos, regionEnd, below);
+            pos = regionEnd;
+        }
+    }
+
+    /** Guest offset where the L2 slice holding {@code pos} ends. */
+    private long sliceGuestEnd(long pos) {
+        long sliceSpan = (long) s.sliceEntries << s.clusterBits;
+        return (pos / sliceSpan + 1) * sliceSpan;
+    }
+
+    private void writeRegion(ByteBuffer src, long pos, long regionEnd, BackingReader below) {
+        long l2Offset = writableL2(pos >>> (s.clusterBits + s.l2Bits));
+        long l2Index = (pos >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
+        long sliceOffset = s.sliceOffset(l2Offset, l2Index);
+        long[] words = s.l2Cache.slice(sliceOffset).clone();
+        int i0 = (int) (l2Index % s.sliceEntries);
+        long firstCluster = pos >>> s.clusterBits;
+        int n = (int) (((regionEnd - 1) >>> s.clusterBits) - firstCluster + 1);
+        long[] oldEntry = new long[n];
+        long[] oldBitmap = new long[n];
+        long[] host = new long[n];
+        boolean[] inPlace = new boolean[n];
+        for (int k = 0; k < n; k++) {
+            int w = (i0 + k) * s.entryWords;
+            oldEntry[k] = words[w];
+            oldBitmap[k] = s.extended ? words[w + 1] : 0;
+            validate(oldEntry[k], oldBitmap[k], l2Offset, i0 + k);
+            inPlace[k] = canWriteInPlace(oldEntry[k]);
+            if (inPlace[k]) {
+                host[k] = s.externalData ? (firstCluster + k) << s.clusterBits : oldEntry[k] & Qcow2L2Entry.OFFSET_MASK;
+            }
+        }
+        boolean allocated = allocateRuns(host, inPlace, firstCluster);
+        // copy-on-write fills and the guest bytes
+        for (int k = 0; k < n; k++) {
+            long gc = (firstCluster + k) << s.clusterBits;
+            int a = (int) (Math.max(pos, gc) - gc);
+            int b = (int) (Math.min(regionEnd, gc + s.clusterSize) - gc);
+            for (int[] fill : fills(oldEntry[k], oldBitmap[k], inPlace[k], a, b)) {
+                ByteBuffer buf = ByteBuffer.allocate(fill[1] - fill[0]);
+                readOld(buf, gc, oldEntry[k], oldBitmap[k], fill[0], below);
+                buf.flip();
+                s.guard.check(host[k] + fill[0], buf.remaining(), -1);
+                s.data.write(buf, host[k] + fill[0]);
+            }
+        }
+        writeGuestBytes(src, pos, host, firstCluster);
+        // new entries
+        List<long[]> toFree = new ArrayList<>();
+        boolean changed = false;
+        for (int k = 0; k < n; k++) {
+            long gc = (firstCluster + k) << s.clusterBits;
+            int a = (int) (Math.max(pos, gc) - gc);
+            int b = (int) (Math.min(regionEnd, gc + s.clusterSize) - gc);
+            long[] entry = newEntry(oldEntry[k], oldBitmap[k], inPlace[k], host[k], a, b);
+            int w = (i0 + k) * s.entryWords;
+            if (entry[0] != oldEntry[k] || (s.extended && entry[1] != oldBitmap[k])) {
+                changed = true;
+                words[w] = entry[0];
+                if (s.extended) {
+                    words[w + 1] = entry[1];
+                }
+            }
+            if (!inPlace[k]) {
+                toFree.add(new long[] {oldEntry[k]});
+            }
+        }
+        if (changed || allocated) {
+            s.barrier();
+            s.guard.check(sliceOffset, (long) s.sliceEntries * s.entryWords * 8, Qcow2MetadataGuard.ACTIVE_L2);
+            s.writeSlice(sliceOffset, words, i0, i0 + n);
+        }
+        freeOld(toFree, false);
+    }
+
+    private boolean canWriteInPlace(long entry) {
+        if (s.externalData) {
+            return true;
+        }
+        if ((entry & Qcow2L2Entry.OFLAG_COMPRESSED) != 0 || (entry & COPIED) == 0) {
+            return false;
+        }
+        return (entry & Qcow2L2Entry.OFFSET_MASK) != 0;
+    }
+
+    /** Gives every cluster that is not written in place a host cluster; contiguous per run. */
+    private boolean allocateRuns(long[] host, boolean[] inPlace, long firstCluster) {
+        boolean any = false;
+        int k = 0;
+        while (k < host.length) {
+            if (inPlace[k]) {
+                k++;
+                continue;
+            }
+            int start = k;
+            while (k < host.length && !inPlace[k]) {
+                k++;
+            }
+            long offset = s.refcounts.allocate((long) (k - start) << s.clusterBits);
+            for (int j = start; j < k; j++) {
+                host[j] = offset + ((long) (j - start) << s.clusterBits);
+            }
+            any = true;
+        }
+        return any;
+    }
+
+    /** One pwrite per run of host-contiguous clusters. */
+    private void writeGuestBytes(ByteBuffer src, long pos, long[] host, long firstCluster) {
+        int k = 0;
+        int n = host.length;
+        long written = 0;
+        int total = src.remaining();
+        while (k < n) {
+            int start = k;
+            k++;
+            while (k < n && host[k] == host[k - 1] + s.clusterSize) {
+                k++;
+            }
+            long gc = (firstCluster + start) << s.clusterBits;
+            long runGuestStart = Math.max(pos, gc);
+            long runGuestEnd = Math.min(pos + total, (firstCluster + k) << s.clusterBits);
+            long hostStart = host[start] + (runGuestStart - gc);
+            ByteBuffer part = src.duplicate();
+            part.position(src.position() + (int) written);
+            part.limit(part.position() + (int) (runGuestEnd - runGuestStart));
+            s.guard.check(hostStart, part.remaining(), -1);
+            s.data.write(part, hostStart);
+            written += runGuestEnd - runGuestStart;
+        }
+    }
+
+    /**
+     * The cluster-relative ranges {from, to} that copy-on-write must fill for a cluster whose
+     * bytes [a, b) are written.
+     */
+    private List<int[]> fills(long entry, long bitmap, boolean inPlace, int a, int b) {
+        List<int[]> out = new ArrayList<>();
+        int cs = (int) s.clusterSize;
+        if (!s.extended) {
+            boolean needsOld = !inPlace || (entry & ZERO) != 0;
+            if (needsOld) {
+                addRange(out, 0, a);
+                addRange(out, b, cs);
+            }
+            return out;
+        }
+        int scs = 1 << s.subclusterBits;
+        boolean hadData = !inPlace && hasHostData(entry);
+        for (int sc = 0; sc < s.subclusters; sc++) {
+            int x = sc * scs;
+            int y = x + scs;
+            Qcow2SubclusterType t = new Qcow2L2Entry(entry, bitmap).subclusterType(sc, true, s.externalData);
+            boolean touched = a < y && b > x;
+            if (touched) {
+                if (inPlace && t == Qcow2SubclusterType.NORMAL) {
+                    continue;
+                }
+                addRange(out, x, Math.max(x, a));
+                addRange(out, Math.min(y, b), y);
+            } else if (hadData && (t == Qcow2SubclusterType.NORMAL || t == Qcow2SubclusterType.COMPRESSED)) {
+                addRange(out, x, y);
+            }
+        }
+        return out;
+    }
+
+    private static void addRange(List<int[]> out, int from, int to) {
+        if (to <= from) {
+            return;
+        }
+        if (!out.isEmpty() && out.get(out.size() - 1)[1] == from) {
+            out.get(out.size() - 1)[1] = to;
+        } else {
+            out.add(new int[] {from, to});
+        }
+    }
+
+    private boolean hasHostData(long entry) {
+        return (entry & Qcow2L2Entry.OFLAG_COMPRESSED) != 0 || (entry & Qcow2L2Entry.OFFSET_MASK) != 0;
+    }
+
+    /** The new {entry, bitmap} of a cluster whose bytes [a, b) were written at {@code host}. */
+    private long[] newEntry(long entry, long bitmap, boolean inPlace, long host, int a, int b) {
+        long word = s.externalData ? (host & Qcow2L2Entry.OFFSET_MASK) | COPIED : host | COPIED;
+        if (!s.extended) {
+            return new long[] {word, 0};
+        }
+        int scs = 1 << s.subclusterBits;
+        int first = a / scs;
+        int last = (b - 1) / scs;
+        long touched = ((1L << (last + 1)) - 1) & ~((1L << first) - 1);
+        long alloc = bitmap & Qcow2L2Entry.ALL_ALLOC;
+        long zero = (bitmap >>> 32) & 0xffffffffL;
+        if (!inPlace && (entry & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
+            alloc = Qcow2L2Entry.ALL_ALLOC;
+            zero = 0;
+        } else if (!inPlace && (entry & Qcow2L2Entry.OFFSET_MASK) == 0) {
+            alloc = 0;
+        }
+        alloc |= touched;
+        zero &= ~touched;
+        return new long[] {word, alloc | (zero << 32)};
+    }
+
+    /** Fills {@code dst} with what the cluster at guest {@code gc} held from cluster offset {@code from}. */
+    private void readOld(ByteBuffer dst, long gc, long entry, long bitmap, int from, BackingReader below) {
+        Qcow2L2Entry e = new Qcow2L2Entry(entry, bitmap);
+        int scs = 1 << s.subclusterBits;
+        int at = from;
+        while (dst.hasRemaining()) {
+            int sc = at / scs;
+            int n = Math.min(dst.remaining(), (sc + 1) * scs - at);
+            ByteBuffer piece = dst.slice();
+            piece.limit(n);
+            Qcow2SubclusterType t = e.subclusterType(sc, s.extended, s.externalData);
+            switch (t) {
+                case NORMAL:
+                    s.data.read(piece, (s.externalData ? gc : e.hostOffset()) + at);
+                    break;
+                case COMPRESSED:
+                    piece.put(decompress.apply(e), at, n);
+                    break;
+                case ZERO_PLAIN:
+                case ZERO_ALLOC:
+                    break;
+                case UNALLOCATED_PLAIN:
+                case UNALLOCATED_ALLOC:
+                    below.read(piece, gc + at);
+                    break;
+                default:
+                    throw s.signal.corruption("Invalid cluster entry found  (guest offset: "
+                            + Qcow2ClusterMapper.hex(gc) + ")");
+            }
+            dst.position(dst.position() + n);
+            at += n;
+        }
+    }
+
+    /** qemu's checks of an entry it is about to use for a write. */
+    private void validate(long entry, long bitmap, long l2Offset, int index) {
+        if ((entry & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
+            return;
+        }
+        long hostCluster = entry & Qcow2L2Entry.OFFSET_MASK;
+        if (hostCluster != 0 && (hostCluster & (s.clusterSize - 1)) != 0) {
+            throw s.corrupt("Cluster allocation offset " + Qcow2ClusterMapper.hex(hostCluster)
+                    + " unaligned (L2 offset: " + Qcow2ClusterMapper.hex(l2Offset) + ", L2 index: "
+                    + Qcow2ClusterMapper.hex(index) + ")");
+        }
+        if (s.extended && (bitmap & (bitmap >>> 32) & Qcow2L2Entry.ALL_ALLOC) != 0) {
+            throw s.corrupt("Invalid cluster entry found  (L2 offset: " + Qcow2ClusterMapper.hex(l2Offset)
+                    + ", L2 index: " + Qcow2ClusterMapper.hex(index) + ")");
+        }
+    }
+
+    // ---- L2 tables ----------------------------------------------------------------------------
+
+    /**
+     * qemu's get_cluster_table: the offset of the writable (OFLAG_COPIED) L2 table of L1 entry
+     * {@code l1Index}, allocating a zeroed one or copying a shared one.
+     */
+    long writableL2(long l1Index) {
+        long l1e = s.l1.entry(l1Index);
+        long old = l1e & Qcow2L2Entry.L1_OFFSET_MASK;
+        if (old != 0 && (old & (s.clusterSize - 1)) != 0) {
+            throw s.corrupt("L2 table offset " + Qcow2ClusterMapper.hex(old) + " unaligned (L1 index: "
+                    + Qcow2ClusterMapper.hex(l1Index) + ")");
+        }
+        if (old != 0 && (l1e & COPIED) != 0) {
+            return old;
+        }
+        long table = s.refcounts.allocate(s.clusterSize);
+        s.guard.invalidate();
+        long[] words = new long[(int) (s.clusterSize / 8)];
+        if (old != 0) {
+            ByteBuffer b = HostReads.read(s.file, old, (int) s.clusterSize);
+            b.asLongBuffer().get(words);
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) s.clusterSize);
+        out.asLongBuffer().put(words);
+        s.file.write(out, table);
+        int sliceWords = s.sliceEntries * s.entryWords;
+        for (int w = 0; w < words.length; w += sliceWords) {
+            long[] slice = new long[sliceWords];
+            System.arraycopy(words, w, slice, 0, sliceWords);
+            s.l2Cache.update(table + w * 8L, slice);
+        }
+        s.barrier();
+        s.writeL1Entry(l1Index, table | COPIED);
+        if (old != 0) {
+            s.barrier();
+            s.refcounts.free(old, s.clusterSize);
+        }
+        return table;
+    }
+
+    // ---- zeroing and discarding ---------------------------------------------------------------
+
+    /**
+     * qemu's zero_in_l2_slice over whole clusters [guestOffset, guestOffset+length) (cluster
+     * aligned, v3 only).
+     */
+    void zeroClusters(long guestOffset, long length, boolean mayUnmap) {
+        forEachSlice(guestOffset, length, (entry, bitmap) -> {
+            Qcow2SubclusterType type = new Qcow2L2Entry(entry, 0).clusterType(s.extended, s.externalData);
+            boolean allocated = type != Qcow2SubclusterType.UNALLOCATED_PLAIN && type != Qcow2SubclusterType.ZERO_PLAIN;
+            boolean unmap = !s.externalData && (type == Qcow2SubclusterType.COMPRESSED || (mayUnmap && allocated));
+            long newEntry = unmap ? 0 : entry;
+            long newBitmap = bitmap;
+            if (s.extended) {
+                newBitmap = Qcow2L2Entry.ALL_ZERO;
+            } else {
+                newEntry |= ZERO;
+            }
+            return new long[] {newEntry, newBitmap, unmap ? 1 : 0};
+        }, mayUnmap);
+    }
+
+    /** qemu's discard_in_l2_slice (full_discard false) over whole clusters. */
+    void discardClusters(long guestOffset, long length) {
+        forEachSlice(guestOffset, length, (entry, bitmap) -> {
+            Qcow2SubclusterType type = new Qcow2L2Entry(entry, 0).clusterType(s.extended, s.externalData);
+            boolean allocated = type != Qcow2SubclusterType.UNALLOCATED_PLAIN && type != Qcow2SubclusterType.ZERO_PLAIN;
+            long newEntry = entry;
+            long newBitmap = bitmap;
+            if (s.hasBacking || allocated) {
+                if (s.extended) {
+                    newEntry = 0;
+                    newBitmap = Qcow2L2Entry.ALL_ZERO;
+                } else {
+                    newEntry = s.version >= 3 ? ZERO : 0;
+                    newBitmap = 0;
+                }
+            }
+            return new long[] {newEntry, newBitmap, 1};
+        }, true);
+    }
+
+    /** qemu's full discard (shrinking): entries of whole clusters cleared, their clusters freed. */
+    void fullDiscard(long guestOffset, long length) {
+        forEachSlice(guestOffset, length, (entry, bitmap) -> new long[] {0, 0, 1}, true);
+    }
+
+    /**
+     * Maps every cluster of [from, to) (inside one L2 table) that has no host cluster yet to a new
+     * one with OFLAG_COPIED (all subclusters allocated): the L2 table first, then one contiguous
+     * run of data clusters at {@code host}, or allocated when {@code host} is negative.
+     *
+     * @return the host offset after the last mapped cluster (0 when none)
+     */
+    long mapNewClusters(long from, long to, long host) {
+        long l2Offset = writableL2(from >>> (s.clusterBits + s.l2Bits));
+        long first = from >>> s.clusterBits;
+        long last = (to - 1) >>> s.clusterBits;
+        long hostEnd = 0;
+        long c = first;
+        while (c <= last) {
+            long l2Index = c & ((1L << s.l2Bits) - 1);
+            long sliceOffset = s.sliceOffset(l2Offset, l2Index);
+            int i0 = (int) (l2Index % s.sliceEntries);
+            int n = (int) Math.min(last - c + 1, s.sliceEntries - i0);
+            long[] words = s.l2Cache.slice(sliceOffset).clone();
+            int needed = 0;
+            for (int k = 0; k < n; k++) {
+                long e = words[(i0 + k) * s.entryWords];
+                if (host >= 0 || s.externalData || !hasHostData(e)) {
+                    needed++;
+                }
+            }
+            if (needed > 0) {
+                long run;
+                if (s.externalData) {
+                    run = c << s.clusterBits;
+                } else if (host >= 0) {
+                    run = host;
+                    host += (long) needed << s.clusterBits;
+                } else {
+                    run = s.refcounts.allocate((long) needed << s.clusterBits);
+                }
+                for (int k = 0; k < n; k++) {
+                    int w = (i0 + k) * s.entryWords;
+                    if (!(host >= 0 || s.externalData || !hasHostData(words[w]))) {
+                        continue;
+                    }
+                    long at = s.externalData ? (c + k) << s.clusterBits : run;
+                    words[w] = at | COPIED;
+                    if (s.extended) {
+                        words[w + 1] = Qcow2L2Entry.ALL_ALLOC;
+                    }
+                    if (!s.externalData) {
+                        run += s.clusterSize;
+                    }
+                    hostEnd = Math.max(hostEnd, at + s.clusterSize);
+                }
+                s.barrier();
+                s.writeSlice(sliceOffset, words, i0, i0 + n);
+            }
+            c += n;
+        }
+        return hostEnd;
+    }
+
+    /** v2 without a backing file: whole clusters become unallocated. */
+    void unallocateClusters(long guestOffset, long length) {
+        forEachSlice(guestOffset, length, (entry, bitmap) -> new long[] {0, 0, 1}, true);
+    }
+
+    /** Computes {newEntry, newBitmap, freeOld(1/0)} from {entry, bitmap}. */
+    private interface EntryRewrite {
+        long[] apply(long entry, long bitmap);
+    }
+
+    private void forEachSlice(long guestOffset, long length, EntryRewrite rewrite, boolean punch) {
+        long end = guestOffset + length;
+        long pos = guestOffset;
+        while (pos < end) {
+            long regionEnd = Math.min(end, sliceGuestEnd(pos));
+            long l1Index = pos >>> (s.clusterBits + s.l2Bits);
+            long l1e = s.l1.entry(l1Index);
+            long l2 = l1e & Qcow2L2Entry.L1_OFFSET_MASK;
+            boolean needsTable = false;
+            long l2Index = (pos >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
+            int i0 = (int) (l2Index % s.sliceEntries);
+            int n = (int) ((regionEnd - pos) >>> s.clusterBits);
+            long[] current = l2 == 0 ? null : s.l2Cache.slice(s.sliceOffset(l2, l2Index));
+            for (int k = 0; k < n && !needsTable; k++) {
+                long e = current == null ? 0 : current[(i0 + k) * s.entryWords];
+                long bm = current == null || !s.extended ? 0 : current[(i0 + k) * s.entryWords + 1];
+                long[] r = rewrite.apply(e, bm);
+                needsTable = r[0] != e || (s.extended && r[1] != bm);
+            }
+            if (needsTable) {
+                long table = writableL2(l1Index);
+                long sliceOffset = s.sliceOffset(table, l2Index);
+                long[] words = s.l2Cache.slice(sliceOffset).clone();
+                List<long[]> toFree = new ArrayList<>();
+                for (int k = 0; k < n; k++) {
+                    int w = (i0 + k) * s.entryWords;
+                    long e = words[w];
+                    long bm = s.extended ? words[w + 1] : 0;
+                    long[] r = rewrite.apply(e, bm);
+                    if (r[0] == e && (!s.extended || r[1] == bm)) {
+                        continue;
+                    }
+                    words[w] = r[0];
+                    if (s.extended) {
+                        words[w + 1] = r[1];
+                    }
+                    if (r[2] != 0) {
+                        toFree.add(new long[] {e});
+                    }
+                }
+                s.barrier();
+                s.writeSlice(sliceOffset, words, i0, i0 + n);
+                freeOld(toFree, punch);
+            }
+            pos = regionEnd;
+        }
+    }
+
+    /** Drops the refcounts of replaced entries (after a barrier) and punches what became free. */
+    private void freeOld(List<long[]> entries, boolean punch) {
+        if (entries.isEmpty() || s.externalData) {
+            return;
+        }
+        boolean barrierDone = false;
+        freedClusters.clear();
+        for (long[] holder : entries) {
+            long e = holder[0];
+            if ((e & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
+                if (!barrierDone) {
+                    s.barrier();
+                    barrierDone = true;
+                }
+                int shift = Qcow2L2Entry.compressedSizeShift(s.clusterBits);
+                long offset = e & ((1L << shift) - 1);
+                long sectors = ((e >>> shift) & ((1L << (s.clusterBits - 8)) - 1)) + 1;
+                s.refcounts.free(offset & ~511L, sectors * 512);
+            } else if ((e & Qcow2L2Entry.OFFSET_MASK) != 0) {
+                if (!barrierDone) {
+                    s.barrier();
+                    barrierDone = true;
+                }
+                s.refcounts.free(e & Qcow2L2Entry.OFFSET_MASK, s.clusterSize);
+            }
+        }
+        if (punch) {
+            for (long c : freedClusters) {
+                s.file.punchHole(c << s.clusterBits, s.clusterSize);
+            }
+        }
+        freedClusters.clear();
+    }
+
+    // ---- compressed clusters ------------------------------------------------------------------
+
+    /**
+     * Stores {@code compressed} bytes as the compressed cluster at guest {@code gc}
+     * (qcow2_alloc_compressed_cluster_offset: packed into partly used host clusters).
+     */
+    void writeCompressedCluster(long gc, byte[] compressed, int length) {
+        long l2Offset = writableL2(gc >>> (s.clusterBits + s.l2Bits));
+        long l2Index = (gc >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
+        long sliceOffset = s.sliceOffset(l2Offset, l2Index);
+        long[] words = s.l2Cache.slice(sliceOffset).clone();
+        int i = (int) (l2Index % s.sliceEntries);
+        long old = words[i * s.entryWords];
+        if ((old & Qcow2L2Entry.OFFSET_MASK) != 0 || (old & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
+            throw new StrataException(ErrorKind.EINVAL, "Compressed write to an allocated cluster at guest offset "
+                    + gc + " of '" + s.file.name() + "'");
+        }
+        long host = s.refcounts.allocateBytes(length);
+        s.guard.check(host, length, -1);
+        s.file.write(ByteBuffer.wrap(compressed, 0, length), host);
+        int shift = Qcow2L2Entry.compressedSizeShift(s.clusterBits);
+        long sectors = ((host + length - 1) >>> 9) - (host >>> 9);
+        words[i * s.entryWords] = Qcow2L2Entry.OFLAG_COMPRESSED | (sectors << shift) | host;
+        if (s.extended) {
+            words[i * s.entryWords + 1] = 0;
+        }
+        s.barrier();
+        s.writeSlice(sliceOffset, words, i, i + 1);
+    }
+}

@@ -1,0 +1,295 @@
+package dev.strata.engine.format.qcow2;
+
+/*
+ * Design note: the LayerWriter of a qcow2 layer. Concurrency is one read-write lock:
+ *
+ *  - a write whose every cluster is already allocated with OFLAG_COPIED (and, with extended
+ *    L2, whose touched subclusters are allocated) takes the lock shared and goes straight to
+ *    the host file: many such writes run at once;
+ *  - everything that changes metadata (allocation, copy-on-write, zeroing, discarding,
+ *    compressed writes, resize, flush of the header state) takes it exclusively and holds it
+ *    across the allocating write, data included. Two writers that would allocate the same guest
+ *    cluster are thereby serialised and the second finds the cluster allocated; nothing that
+ *    frees or moves a cluster can run while an in-place write is still writing into it.
+ *
+ * Crash safety: Qcow2ClusterWriter orders data -> refcounts -> barrier -> L2 -> barrier ->
+ * refcount decrements; L2 tables are written before the L1 entries pointing to them. With
+ * lazy_refcounts the dirty bit is set (and made durable) before the first metadata change after
+ * a clean state and cleared by flush(), so a killed process leaves it set and qemu repairs the
+ * refcounts on open.
+ */
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReader;
+import dev.strata.engine.format.LayerWriter;
+import dev.strata.engine.format.Preallocation;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Function;
+
+/** Writes one qcow2 layer. Thread-safe. */
+final class Qcow2Writer implements LayerWriter {
+    private final Qcow2WriteState s;
+    private final Qcow2ClusterWriter clusters;
+    private final Qcow2Resizer resizer;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private boolean dirtyMarked;
+
+    Qcow2Writer(Qcow2WriteState state, Function<Qcow2L2Entry, byte[]> decompress, boolean hasBitmaps,
+                int snapshotCount) {
+        this.s = state;
+        this.clusters = new Qcow2ClusterWriter(state, decompress);
+        this.resizer = new Qcow2Resizer(state, clusters, hasBitmaps, snapshotCount);
+        this.dirtyMarked = state.header.dirty();
+    }
+
+    @Override
+    public void write(ByteBuffer src, long guestOffset, BackingReader below) {
+        usable();
+        if (!src.hasRemaining()) {
+            return;
+        }
+        if (!writeInPlace(src, guestOffset)) {
+            lock.writeLock().lock();
+            try {
+                usable();
+                markDirty();
+                clusters.write(src.duplicate(), guestOffset, below);
+            } finally {
+                lock.writeLock().unlock();
+            }
+        }
+        src.position(src.limit());
+        afterWrite();
+    }
+
+    /** The lock-shared path: true when every byte went to an existing COPIED cluster. */
+    private boolean writeInPlace(ByteBuffer src, long guestOffset) {
+        long end = guestOffset + src.remaining();
+        lock.readLock().lock();
+        try {
+            long[] runs = new long[8];
+            int nRuns = 0;
+            long pos = guestOffset;
+            while (pos < end) {
+                long chunkEnd = Math.min(end, ((pos >>> s.clusterBits) + 1) << s.clusterBits);
+                long host = inPlaceHost(pos, chunkEnd);
+                if (host < 0) {
+                    return false;
+                }
+                if (nRuns > 0 && runs[(nRuns - 1) * 3 + 1] + runs[(nRuns - 1) * 3 + 2] == host) {
+                    runs[(nRuns - 1) * 3 + 2] += chunkEnd - pos;
+                } else {
+                    if ((nRuns + 1) * 3 > runs.length) {
+                        runs = Arrays.copyOf(runs, runs.length * 2);
+                    }
+                    runs[nRuns * 3] = pos;
+                    runs[nRuns * 3 + 1] = host;
+                    runs[nRuns * 3 + 2] = chunkEnd - pos;
+                    nRuns++;
+                }
+                pos = chunkEnd;
+            }
+            for (int r = 0; r < nRuns; r++) {
+                s.guard.check(runs[r * 3 + 1], runs[r * 3 + 2], -1);
+            }
+            for (int r = 0; r < nRuns; r++) {
+                ByteBuffer part = src.duplicate();
+                part.position(src.position() + (int) (runs[r * 3] - guestOffset));
+                part.limit(part.position() + (int) runs[r * 3 + 2]);
+                s.data.write(part, runs[r * 3 + 1]);
+            }
+            return true;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Host offset of guest {@code pos} when [pos, end) (inside one cluster) can be written in place, else -1. */
+    private long inPlaceHost(long pos, long end) {
+        long l1e = s.l1.entry(pos >>> (s.clusterBits + s.l2Bits));
+        long l2 = l1e & Qcow2L2Entry.L1_OFFSET_MASK;
+        if (l2 == 0 || (l1e & Qcow2L2Entry.OFLAG_COPIED) == 0 || (l2 & (s.clusterSize - 1)) != 0) {
+            return -1;
+        }
+        long l2Index = (pos >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
+        long[] words = s.l2Cache.slice(s.sliceOffset(l2, l2Index));
+        int w = (int) (l2Index % s.sliceEntries) * s.entryWords;
+        long e = words[w];
+        if ((e & Qcow2L2Entry.OFLAG_COPIED) == 0 || (e & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
+            return -1;
+        }
+        long hostCluster = e & Qcow2L2Entry.OFFSET_MASK;
+        if ((hostCluster == 0 && !s.externalData) || (hostCluster & (s.clusterSize - 1)) != 0) {
+            return -1;
+        }
+        if (s.extended) {
+            long bitmap = words[w + 1];
+            int first = (int) ((pos & (s.clusterSize - 1)) >>> s.subclusterBits);
+            int last = (int) (((end - 1) & (s.clusterSize - 1)) >>> s.subclusterBits);
+            long mask = ((1L << (last + 1)) - 1) & ~((1L << first) - 1);
+            if ((bitmap & mask) != mask || ((bitmap >>> 32) & mask) != 0) {
+                return -1;
+            }
+        } else if ((e & Qcow2L2Entry.OFLAG_ZERO) != 0) {
+            return -1;
+        }
+        return hostCluster + (pos & (s.clusterSize - 1));
+    }
+
+    @Override
+    public void writeZeroes(long guestOffset, long length, boolean mayUnmap, BackingReader below) {
+        usable();
+        long end = guestOffset + length;
+        long cs = s.clusterSize;
+        long alignedStart = (guestOffset + cs - 1) & ~(cs - 1);
+        long alignedEnd = end == s.virtualSize ? end : end & ~(cs - 1);
+        boolean metadataZeros = s.version >= 3 || !s.hasBacking;
+        if (!metadataZeros || alignedStart >= alignedEnd) {
+            writeZeroBytes(guestOffset, end, below);
+            afterWrite();
+            return;
+        }
+        writeZeroBytes(guestOffset, alignedStart, below);
+        lock.writeLock().lock();
+        try {
+            usable();
+            markDirty();
+            long wholeEnd = Math.min(alignedEnd, ((alignedEnd + cs - 1) & ~(cs - 1)));
+            if (s.version >= 3) {
+                clusters.zeroClusters(alignedStart, roundUp(wholeEnd) - alignedStart, mayUnmap);
+            } else {
+                clusters.unallocateClusters(alignedStart, roundUp(wholeEnd) - alignedStart);
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+        writeZeroBytes(alignedEnd, end, below);
+        afterWrite();
+    }
+
+    private long roundUp(long v) {
+        return (v + s.clusterSize - 1) & ~(s.clusterSize - 1);
+    }
+
+    private void writeZeroBytes(long from, long to, BackingReader below) {
+        long pos = from;
+        while (pos < to) {
+            int n = (int) Math.min(to - pos, 1 << 20);
+            write(ByteBuffer.allocate(n), pos, below);
+            pos += n;
+        }
+    }
+
+    @Override
+    public void discard(long guestOffset, long length) {
+        usable();
+        long cs = s.clusterSize;
+        long end = guestOffset + length;
+        long start = (guestOffset + cs - 1) & ~(cs - 1);
+        long alignedEnd = end == s.virtualSize ? roundUp(end) : end & ~(cs - 1);
+        if (start >= alignedEnd) {
+            return;
+        }
+        lock.writeLock().lock();
+        try {
+            usable();
+            markDirty();
+            clusters.discardClusters(start, alignedEnd - start);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public int compressedUnit() {
+        return s.externalData ? 0 : (int) s.clusterSize;
+    }
+
+    @Override
+    public void writeCompressed(ByteBuffer src, long guestOffset) {
+        usable();
+        if (compressedUnit() == 0) {
+            throw StrataException.unsupported("Compression is not supported for this drive " + s.file.name());
+        }
+        int cs = (int) s.clusterSize;
+        int bytes = src.remaining();
+        byte[] in = new byte[cs];
+        src.duplicate().get(in, 0, bytes);
+        byte[] out = new byte[cs - 1];
+        int len = Qcow2Compressor.compress(s.compressionType, in, cs, out);
+        if (len < 0) {
+            write(src, guestOffset, BackingReader.NONE);
+            return;
+        }
+        lock.writeLock().lock();
+        try {
+            usable();
+            markDirty();
+            clusters.writeCompressedCluster(guestOffset, out, len);
+        } finally {
+            lock.writeLock().unlock();
+        }
+        src.position(src.limit());
+        afterWrite();
+    }
+
+    @Override
+    public void resize(long newSize, Preallocation preallocation) {
+        usable();
+        lock.writeLock().lock();
+        try {
+            markDirty();
+            resizer.resize(newSize, preallocation);
+            flushLocked();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void flush() {
+        lock.writeLock().lock();
+        try {
+            flushLocked();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    private void flushLocked() {
+        if (s.corrupted) {
+            return;
+        }
+        s.barrier();
+        if (dirtyMarked && s.lazyRefcounts && s.header.dirty()) {
+            s.writeIncompatible(s.header.incompatibleFeatures() & ~Qcow2FeatureBits.INCOMPAT_DIRTY);
+            s.barrier();
+            dirtyMarked = false;
+        }
+    }
+
+    /** With lazy refcounts: set the dirty bit before the first metadata change after a flush. */
+    private void markDirty() {
+        if (s.lazyRefcounts && !s.header.dirty()) {
+            s.writeIncompatible(s.header.incompatibleFeatures() | Qcow2FeatureBits.INCOMPAT_DIRTY);
+            s.barrier();
+            dirtyMarked = true;
+        }
+    }
+
+    private void afterWrite() {
+        if (s.cache.flushEachWrite()) {
+            flush();
+        }
+    }
+
+    private void usable() {
+        if (s.corrupted) {
+            throw new StrataException(ErrorKind.EIO, "Input/output error");
+        }
+    }
+}
