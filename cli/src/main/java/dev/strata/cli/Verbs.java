@@ -5,6 +5,7 @@ import dev.strata.cli.command.CompareCommand;
 import dev.strata.cli.command.CreateCommand;
 import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
+import dev.strata.cli.command.MeasureCommand;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -25,6 +26,7 @@ final class Verbs {
         VERBS.put("create", CreateCommand::new);
         VERBS.put("info", InfoCommand::new);
         VERBS.put("map", MapCommand::new);
+        VERBS.put("measure", MeasureCommand::new);
     }
 
     private Verbs() {
