@@ -2,6 +2,7 @@ package dev.strata.cli;
 
 import dev.strata.cli.command.CheckCommand;
 import dev.strata.cli.command.CompareCommand;
+import dev.strata.cli.command.ConvertCommand;
 import dev.strata.cli.command.CreateCommand;
 import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
@@ -23,6 +24,7 @@ final class Verbs {
     static {
         VERBS.put("check", CheckCommand::new);
         VERBS.put("compare", CompareCommand::new);
+        VERBS.put("convert", ConvertCommand::new);
         VERBS.put("create", CreateCommand::new);
         VERBS.put("info", InfoCommand::new);
         VERBS.put("map", MapCommand::new);
