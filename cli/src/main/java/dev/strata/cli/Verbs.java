@@ -4,6 +4,7 @@ import dev.strata.cli.command.CheckCommand;
 import dev.strata.cli.command.CompareCommand;
 import dev.strata.cli.command.ConvertCommand;
 import dev.strata.cli.command.CreateCommand;
+import dev.strata.cli.command.DdCommand;
 import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
 import dev.strata.cli.command.MeasureCommand;
@@ -26,6 +27,7 @@ final class Verbs {
         VERBS.put("compare", CompareCommand::new);
         VERBS.put("convert", ConvertCommand::new);
         VERBS.put("create", CreateCommand::new);
+        VERBS.put("dd", DdCommand::new);
         VERBS.put("info", InfoCommand::new);
         VERBS.put("map", MapCommand::new);
         VERBS.put("measure", MeasureCommand::new);
