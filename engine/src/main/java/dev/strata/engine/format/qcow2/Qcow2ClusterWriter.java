@@ -406,7 +406,7 @@ final class Qcow2ClusterWriter {
 
     /**
      * Maps every cluster of [from, to) (inside one L2 table) that has no host cluster yet to a new
-     * one with OFLAG_COPIED (all subclusters allocated): the L2 table first, then one contiguous
+     * one with OFLAG_COPIED (subcluster bitmaps left as they are): the L2 table first, then one contiguous
      * run of data clusters at {@code host}, or allocated when {@code host} is negative.
      *
      * @return the host offset after the last mapped cluster (0 when none)
@@ -447,13 +447,16 @@ final class Qcow2ClusterWriter {
                     }
                     long at = s.externalData ? (c + k) << s.clusterBits : run;
                     words[w] = at | COPIED;
-                    if (s.extended) {
-                        words[w + 1] = Qcow2L2Entry.ALL_ALLOC;
-                    }
+                    // extended L2: qemu links preallocated clusters with the bitmap untouched
+                    // (QCowL2Meta.prealloc), so their subclusters stay unallocated
                     if (!s.externalData) {
                         run += s.clusterSize;
                     }
-                    hostEnd = Math.max(hostEnd, at + s.clusterSize);
+                    // the file is extended to the end of the last subcluster the range touches
+                    long gc = (c + k) << s.clusterBits;
+                    long used = Math.min(to, gc + s.clusterSize) - gc;
+                    long sub = 1L << s.subclusterBits;
+                    hostEnd = Math.max(hostEnd, at + (used + sub - 1) / sub * sub);
                 }
                 s.barrier();
                 s.writeSlice(sliceOffset, words, i0, i0 + n);
