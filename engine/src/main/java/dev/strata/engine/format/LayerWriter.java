@@ -37,10 +37,12 @@ public interface LayerWriter {
     void writeZeroes(long guestOffset, long length, boolean mayUnmap, BackingReader below);
 
     /**
-     * Discards the range as qemu's discard does: whole clusters become unallocated (qcow2:
-     * they read from the backing file, or as zeros without one; raw: a punched hole), their host
-     * space is released; partial clusters at the edges are left unchanged. A hint: it never
-     * fails for ranges the format cannot discard.
+     * Discards the range as qemu's discard does: a hint that releases host space of whole
+     * clusters and never fails for ranges the format cannot discard; partial clusters at the
+     * edges are left unchanged. What the range reads afterwards follows qemu: a qcow2 v3 image
+     * reads zeros there (discarded clusters that were allocated or cover a backing file become
+     * zero clusters), a v2 image reads the backing file (the clusters become unallocated), raw
+     * reads zeros (a punched hole).
      */
     void discard(long guestOffset, long length);
 

@@ -1,11 +1,11 @@
 package dev.strata.engine.format.qcow2;
 
 /*
- * Design note: qemu's qcow2_signal_corruption (the writer marks the image corrupt itself). qemu reports the
- * first inconsistency it meets in an image's metadata on stderr and suppresses the later
- * non-fatal ones; it marks the image corrupt on disk only when the image is writable, which ours
- * never is. So every event here is the non-fatal kind, reported at most once per open layer
- * (one object per driver), and the failing request gets an EIO with the same reason.
+ * Design note: qemu's qcow2_signal_corruption. qemu reports the first inconsistency it meets in
+ * an image's metadata on stderr and suppresses the later non-fatal ones; when the image is
+ * writable the event is fatal: the image is marked corrupt on disk (the writer sets the bit) and
+ * qemu says so in other words. Events are reported at most once per open layer (one object per
+ * driver), and the failing request gets an EIO with the same reason.
  */
 
 import dev.strata.engine.StrataException;
@@ -30,18 +30,22 @@ final class Qcow2CorruptionSignal {
      * EIO the failing request throws: {@code throw signal.corruption("...")}.
      */
     StrataException corruption(String reason) {
+        return signal(reason, false);
+    }
+
+    private StrataException signal(String reason, boolean fatal) {
         if (signaled.compareAndSet(false, true)) {
-            listener.corruptionFound(new CorruptionEvent(Qcow2Format.NAME, fileName, reason));
+            listener.corruptionFound(new CorruptionEvent(Qcow2Format.NAME, fileName, reason, fatal));
         }
         return StrataException.io(reason);
     }
 
     /**
      * A corruption found while writing, after which qemu marks the image corrupt (the caller sets
-     * the bit): reported unless one was already, and the EIO to throw. {@code CorruptionEvent}
-     * has no fatal flag yet, so listeners see the reason with the non-fatal wording.
+     * the bit): reported, with qemu's "Marking image as corrupt" wording, unless one was already,
+     * and the EIO to throw.
      */
     StrataException fatal(String reason) {
-        return corruption(reason);
+        return signal(reason, true);
     }
 }
