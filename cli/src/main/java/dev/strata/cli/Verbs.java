@@ -1,5 +1,6 @@
 package dev.strata.cli;
 
+import dev.strata.cli.command.BenchCommand;
 import dev.strata.cli.command.CheckCommand;
 import dev.strata.cli.command.CompareCommand;
 import dev.strata.cli.command.ConvertCommand;
@@ -23,6 +24,7 @@ final class Verbs {
     private static final Map<String, Function<CliContext, Object>> VERBS = new LinkedHashMap<>();
 
     static {
+        VERBS.put("bench", BenchCommand::new);
         VERBS.put("check", CheckCommand::new);
         VERBS.put("compare", CompareCommand::new);
         VERBS.put("convert", ConvertCommand::new);
