@@ -35,6 +35,12 @@ final class VerbParser {
      * @return null when the verb should run, or the exit code to end with
      */
     static Integer parse(String verbName, String[] args, Object verb, CliContext ctx) {
+        if (verb instanceof TrailingOperand t) {
+            args = t.takeTrailingOperand(args);
+            if (args == null) {
+                return 1;
+            }
+        }
         CommandSpec spec = CommandSpec.forAnnotatedObject(verb);
         StringBuilder optstring = new StringBuilder(":");
         List<LongOption> longs = new ArrayList<>();

@@ -9,6 +9,7 @@ import dev.strata.cli.command.DdCommand;
 import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
 import dev.strata.cli.command.MeasureCommand;
+import dev.strata.cli.command.ResizeCommand;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -33,6 +34,7 @@ final class Verbs {
         VERBS.put("info", InfoCommand::new);
         VERBS.put("map", MapCommand::new);
         VERBS.put("measure", MeasureCommand::new);
+        VERBS.put("resize", ResizeCommand::new);
     }
 
     private Verbs() {

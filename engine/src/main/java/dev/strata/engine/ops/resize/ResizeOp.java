@@ -1,0 +1,140 @@
+package dev.strata.engine.ops.resize;
+
+/*
+ * Design note: qemu-img 7.2's img_resize after its argument parsing, in qemu's order:
+ *  - open the image read-write (its backing chain too, read-only, as qemu's open does; a
+ *    missing backing file fails the open); a format probed as raw warns, as qemu's raw driver
+ *    does for every writable probed open;
+ *  - the new size from the current virtual size (relative sizes wrap as int64 arithmetic does,
+ *    so "+8E" ends up "not positive");
+ *  - refusals: not positive, preallocation without growth, shrinking without --shrink;
+ *  - bdrv_co_truncate: when the image grows over a backing file that is longer than the old
+ *    size, the new range must read as zeros rather than the backing file's bytes, so it is
+ *    zeroed (BDRV_REQ_ZERO_WRITE); then the layer's own resize (LayerWriter.resize) runs.
+ */
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReader;
+import dev.strata.engine.format.BackingReference;
+import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.LayerWriter;
+import dev.strata.engine.format.OpenOptions;
+import dev.strata.engine.format.PathNames;
+import dev.strata.engine.format.Preallocation;
+import dev.strata.engine.image.ChainOpener;
+import dev.strata.engine.image.Image;
+import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.info.ImageSource;
+
+import java.nio.ByteBuffer;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/** Changes the virtual size of an image (qemu-img resize). */
+public final class ResizeOp {
+    private ResizeOp() {
+    }
+
+    /** What a successful resize did. */
+    public record Resized(long oldSize, long newSize) {
+    }
+
+    /**
+     * Opens {@code source} read-write and resizes it as qemu-img resize does.
+     *
+     * @param size     the size argument
+     * @param prealloc preallocation of the new range
+     * @param shrink   qemu-img's --shrink
+     * @param warnings receives text qemu prints on stderr as is during the open (the probed-raw
+     *                 warning, newline-terminated lines)
+     * @throws ShrinkNotAllowed when the image would shrink without {@code shrink}
+     * @throws StrataException  with qemu-img's message otherwise (open failures with their
+     *                          "Could not open 'NAME': " prefix)
+     */
+    public static Resized run(ImageSource source, ResizeSize size, Preallocation prealloc, boolean shrink,
+                              Consumer<String> warnings) {
+        ChainOpener opener = ChainOpener.standard();
+        Layer top;
+        Image below = null;
+        try {
+            top = opener.openLayer(source.fileName(), source.format(), new OpenOptions(false, false, true));
+            try {
+                below = openBacking(opener, top);
+            } catch (StrataException e) {
+                top.driver().close();
+                throw e;
+            }
+        } catch (StrataException e) {
+            throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
+        }
+        FormatDriver driver = top.driver();
+        try {
+            if (top.probed() && "raw".equals(driver.formatName())) {
+                warnings.accept("WARNING: Image format was not specified for '" + source.fileName()
+                        + "' and probing guessed raw.\n"
+                        + "         Automatically detecting the format is dangerous for raw images, write operations"
+                        + " on block 0 will be restricted.\n"
+                        + "         Specify the 'raw' format explicitly to remove the restrictions.\n");
+            }
+            long current = driver.virtualSize();
+            long total = size.applyTo(current);
+            if (total <= 0) {
+                throw StrataException.invalid("New image size must be positive");
+            }
+            if (total <= current && prealloc != Preallocation.OFF) {
+                throw StrataException.invalid("Preallocation can only be used for growing images");
+            }
+            if (total < current && !shrink) {
+                throw new ShrinkNotAllowed();
+            }
+            if ("raw".equals(driver.formatName()) && prealloc == Preallocation.METADATA) {
+                // file-posix refuses the mode before it touches the file
+                throw StrataException.unsupported("Unsupported preallocation mode: metadata");
+            }
+            LayerWriter writer = driver.writer().orElseThrow(() -> new StrataException(ErrorKind.ENOTSUP,
+                    "Image format driver does not support resize"));
+            writer.resize(total, prealloc);
+            if (below != null && total > current && below.size() > current) {
+                writer.writeZeroes(current, total - current, false, reader(below));
+            }
+            writer.flush();
+            return new Resized(current, total);
+        } finally {
+            driver.close();
+            if (below != null) {
+                below.close();
+            }
+        }
+    }
+
+    /** The backing chain of {@code top}, opened read-only, or null when it has none. */
+    private static Image openBacking(ChainOpener opener, Layer top) {
+        Optional<BackingReference> ref = top.driver().backing();
+        if (ref.isEmpty() || ref.get().fileName().isEmpty()) {
+            return null;
+        }
+        String name = PathNames.combine(top.fileName(), ref.get().fileName());
+        try {
+            return opener.open(name, ref.get().format(), new OpenOptions(true, false, false));
+        } catch (StrataException e) {
+            throw new StrataException(e.kind(), "Could not open backing file: " + e.getMessage(), e);
+        }
+    }
+
+    /** The backing chain's bytes for copy-on-write; zeros past its end. */
+    private static BackingReader reader(Image below) {
+        return (dst, offset) -> {
+            long size = below.size();
+            int inside = (int) Math.max(0, Math.min(dst.remaining(), size - offset));
+            if (inside > 0) {
+                ByteBuffer part = dst.slice(dst.position(), inside);
+                below.read(part, offset);
+                dst.position(dst.position() + inside);
+            }
+            while (dst.hasRemaining()) {
+                dst.put((byte) 0);
+            }
+        };
+    }
+}
