@@ -15,7 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(map read info nbd)
+[[ ${#benches[@]} -gt 0 ]] || benches=(map read info nbd convert bench)
 summary=()
 failed=0
 for b in "${benches[@]}"; do
