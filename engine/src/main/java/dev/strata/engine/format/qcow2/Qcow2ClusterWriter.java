@@ -86,7 +86,7 @@ final class Qcow2ClusterWriter {
             int w = (i0 + k) * s.entryWords;
             oldEntry[k] = words[w];
             oldBitmap[k] = s.extended ? words[w + 1] : 0;
-            validate(oldEntry[k], oldBitmap[k], l2Offset, i0 + k);
+            validate(oldEntry[k], oldBitmap[k], l2Offset, i0 + k, Math.max(pos, (firstCluster + k) << s.clusterBits));
             inPlace[k] = canWriteInPlace(oldEntry[k]);
             if (inPlace[k]) {
                 host[k] = s.externalData ? (firstCluster + k) << s.clusterBits : oldEntry[k] & Qcow2L2Entry.OFFSET_MASK;
@@ -299,12 +299,21 @@ final class Qcow2ClusterWriter {
         }
     }
 
-    /** qemu's checks of an entry it is about to use for a write. */
-    private void validate(long entry, long bitmap, long l2Offset, int index) {
+    /**
+     * qemu's checks of an entry it is about to use for a write; {@code guestOffset} is where the
+     * write starts within that cluster. A cluster kept in place (handle_copied) gets qemu's
+     * "Data/Preallocated zero cluster offset ... unaligned (guest offset: ...)" wording.
+     */
+    private void validate(long entry, long bitmap, long l2Offset, int index, long guestOffset) {
         if ((entry & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
             return;
         }
         long hostCluster = entry & Qcow2L2Entry.OFFSET_MASK;
+        if (hostCluster != 0 && (hostCluster & (s.clusterSize - 1)) != 0 && canWriteInPlace(entry)) {
+            throw s.corrupt(((entry & ZERO) != 0 ? "Preallocated zero" : "Data") + " cluster offset "
+                    + Qcow2ClusterMapper.hex(hostCluster) + " unaligned (guest offset: "
+                    + Qcow2ClusterMapper.hex(guestOffset) + ")");
+        }
         if (hostCluster != 0 && (hostCluster & (s.clusterSize - 1)) != 0) {
             throw s.corrupt("Cluster allocation offset " + Qcow2ClusterMapper.hex(hostCluster)
                     + " unaligned (L2 offset: " + Qcow2ClusterMapper.hex(l2Offset) + ", L2 index: "
