@@ -5,9 +5,11 @@ import dev.strata.cli.Diagnostics;
 import dev.strata.cli.output.CheckJson;
 import dev.strata.cli.output.CheckText;
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.qcow2.check.RepairMode;
 import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.check.CheckOp;
 import dev.strata.engine.ops.check.CheckOutcome;
+import dev.strata.engine.ops.check.CheckReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -18,9 +20,11 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 /**
- * {@code strata-img check}: qemu-img check without repair (img_check). The checker's findings go
- * to stderr as they are found (qemu prints most of them verbatim, a few through error_report);
- * the report goes to stdout, human or JSON. {@code -r} is refused: repair is not implemented yet.
+ * {@code strata-img check}: qemu-img check (img_check). The checker's findings go to stderr as
+ * they are found (qemu prints most of them verbatim, a few through error_report); the report goes
+ * to stdout, human or JSON. With {@code -r leaks|all} the image is repaired first; when anything
+ * was fixed, qemu-img says so (human output only), checks again and reports that second check
+ * with the fixed counts of the first.
  *
  * <p>Exit codes (qemu-img's): 0 clean, 1 check not completed (internal errors, usage, open
  * failure), 2 corruptions, 3 leaks only, 63 the format has no checks.
@@ -38,7 +42,7 @@ public final class CheckCommand implements Callable<Integer> {
     @Option(names = {"-f", "--format"}, description = "Image format (probed when absent).")
     private String format;
 
-    @Option(names = {"-r", "--repair"}, description = "Repair 'leaks' or 'all' (not supported yet).")
+    @Option(names = {"-r", "--repair"}, description = "Repair 'leaks' or 'all'.")
     private String repair;
 
     @Option(names = "--output", description = "Output format: human or json.")
@@ -95,14 +99,16 @@ public final class CheckCommand implements Callable<Integer> {
             ctx.error("Invalid source cache option: " + cache);
             return 1;
         }
-        if (repair != null) {
-            ctx.error("Repair is not supported yet: '-r " + repair + "' was refused, the image was not changed");
-            return 1;
-        }
+        RepairMode fix = repair == null ? null : repair.equals("all") ? RepairMode.ALL : RepairMode.LEAKS;
         CheckOutcome outcome;
         try {
             ImageOpts.Resolved image = ImageOpts.resolve(imageOpts, files.get(0), format);
-            outcome = CheckOp.run(image.source(), forceShare || image.forceShare(), stderrListener());
+            boolean share = forceShare || image.forceShare();
+            outcome = CheckOp.run(image.source(), share, fix, stderrListener());
+            if (outcome instanceof CheckOutcome.Completed first
+                    && (first.report().leaksFixed() > 0 || first.report().corruptionsFixed() > 0)) {
+                outcome = doubleCheck(first.report(), json, image, share);
+            }
         } catch (StrataException e) {
             ctx.error(e);
             return 1;
@@ -121,6 +127,27 @@ public final class CheckCommand implements Callable<Integer> {
             }
         }
         return outcome.exitCode();
+    }
+
+    /**
+     * qemu-img's second check after a repair that fixed something: the notice (human output,
+     * not quiet), the plain check, and its report carrying the first pass's fixed counts.
+     */
+    private CheckOutcome doubleCheck(CheckReport fixed, boolean json, ImageOpts.Resolved image, boolean share) {
+        if (!json && !quiet) {
+            ctx.out().print("The following inconsistencies were found and repaired:\n\n"
+                    + "    " + fixed.leaksFixed() + " leaked clusters\n"
+                    + "    " + fixed.corruptionsFixed() + " corruptions\n\n"
+                    + "Double checking the fixed image now...\n");
+        }
+        CheckOutcome second = CheckOp.run(image.source(), share, stderrListener());
+        if (second instanceof CheckOutcome.Completed c) {
+            CheckReport r = c.report();
+            return new CheckOutcome.Completed(new CheckReport(r.filename(), r.format(), r.checkErrors(),
+                    r.corruptions(), r.leaks(), fixed.corruptionsFixed(), fixed.leaksFixed(), r.imageEndOffset(),
+                    r.totalClusters(), r.allocatedClusters(), r.fragmentedClusters(), r.compressedClusters()));
+        }
+        return second;
     }
 
     /** The checker's findings on stderr, as qemu prints them. */

@@ -12,6 +12,9 @@ package dev.strata.engine.ops.check;
  *    the check runs on the file alone;
  *  - encrypted images need their key (qemu opens them for I/O; we take no secrets);
  *  - an external data file must open (the read driver defers that error to the first read).
+ *
+ * With -r (repair), qemu opens the image read-write: a format probed as raw then warns, and the
+ * qcow2 repair (Qcow2Repair) writes through the file opened read-write.
  */
 
 import dev.strata.engine.ErrorKind;
@@ -25,6 +28,10 @@ import dev.strata.engine.format.qcow2.Qcow2Format;
 import dev.strata.engine.format.qcow2.Qcow2Header;
 import dev.strata.engine.format.qcow2.Qcow2SnapshotTable;
 import dev.strata.engine.format.qcow2.check.Qcow2Checker;
+import dev.strata.engine.format.qcow2.check.Qcow2Repair;
+import dev.strata.engine.format.qcow2.check.RepairMode;
+import dev.strata.engine.format.raw.RawFormat;
+import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Layer;
 import dev.strata.engine.ops.info.ImageSource;
@@ -47,9 +54,21 @@ public final class CheckOp {
      *         ("Could not open 'NAME': ...")
      */
     public static CheckOutcome run(ImageSource source, boolean forceShare, CheckListener out) {
+        return run(source, forceShare, null, out);
+    }
+
+    /**
+     * Opens {@code source} as qemu-img check does and checks it, repairing what {@code repair}
+     * allows (null: check only). The outcome is the repair pass's; qemu-img then checks again.
+     *
+     * @return the outcome; inconsistencies strata cannot repair yet end the repair as aborted
+     *         (ENOTSUP) before the image is changed
+     * @throws StrataException as {@link #run(ImageSource, boolean, CheckListener)}
+     */
+    public static CheckOutcome run(ImageSource source, boolean forceShare, RepairMode repair, CheckListener out) {
         CheckOutcome outcome;
         try {
-            outcome = open(source.fileName(), source.format(), forceShare, out);
+            outcome = open(source.fileName(), source.format(), forceShare, repair, out);
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
         }
@@ -59,20 +78,24 @@ public final class CheckOp {
         return outcome;
     }
 
-    private static CheckOutcome open(String fileName, String format, boolean forceShare, CheckListener out) {
+    private static CheckOutcome open(String fileName, String format, boolean forceShare, RepairMode repair,
+                                     CheckListener out) {
         warnAboutStaleBitmaps(fileName, format, out);
         ChainOpener opener = ChainOpener.standard();
         Layer top;
         try {
             top = opener.openLayer(fileName, format, new OpenOptions(true, forceShare, true));
         } catch (StrataException e) {
-            return checkAfterStrictOpenFailed(fileName, format, forceShare, e, out);
+            return checkAfterStrictOpenFailed(fileName, format, forceShare, repair, e, out);
         }
         FormatDriver driver = top.driver();
         if (!Qcow2Format.NAME.equals(driver.formatName())) {
             // qemu opens the whole chain before it finds out that the format has no checks; the
             // probe's layer is closed first (an NBD server may allow one connection only)
             String formatName = driver.formatName();
+            if (repair != null && top.probed() && RawFormat.NAME.equals(formatName)) {
+                out.raw(RawProbeWarning.text(fileName));
+            }
             driver.close();
             opener.open(fileName, format, new OpenOptions(true, forceShare, false)).close();
             return new CheckOutcome.Unsupported(formatName);
@@ -81,7 +104,7 @@ public final class CheckOp {
             Qcow2Header header = Qcow2Header.parse(driver.file(), true);
             requireOpenableForIo(header, driver.storages().size() > 1);
             openBackingChain(fileName, header, forceShare);
-            return Qcow2Checker.check(driver.file(), out);
+            return checkOrRepair(fileName, driver.file(), repair, out);
         } finally {
             driver.close();
         }
@@ -92,7 +115,8 @@ public final class CheckOp {
      * (refcount table, snapshot table), check it anyway; otherwise report the open failure.
      */
     private static CheckOutcome checkAfterStrictOpenFailed(String fileName, String format, boolean forceShare,
-                                                           StrataException failure, CheckListener out) {
+                                                           RepairMode repair, StrataException failure,
+                                                           CheckListener out) {
         Storage file;
         try {
             file = FileStorage.open(fileName, true);
@@ -112,7 +136,17 @@ public final class CheckOp {
             requireOpenableForIo(header, false);
             Qcow2BitmapDirectory.parse(file, header).checkTables(file, header.clusterSize(), header.virtualSize());
             openBackingChain(fileName, header, forceShare);
+            return checkOrRepair(fileName, file, repair, out);
+        }
+    }
+
+    /** The plain check on {@code file}, or the repair through the file opened read-write. */
+    private static CheckOutcome checkOrRepair(String fileName, Storage file, RepairMode repair, CheckListener out) {
+        if (repair == null) {
             return Qcow2Checker.check(file, out);
+        }
+        try (Storage writable = FileStorage.open(fileName, false)) {
+            return Qcow2Repair.repair(writable, repair, out);
         }
     }
 

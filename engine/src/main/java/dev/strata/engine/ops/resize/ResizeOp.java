@@ -22,6 +22,7 @@ import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
 import dev.strata.engine.format.Preallocation;
+import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.Layer;
@@ -71,11 +72,7 @@ public final class ResizeOp {
         FormatDriver driver = top.driver();
         try {
             if (top.probed() && "raw".equals(driver.formatName())) {
-                warnings.accept("WARNING: Image format was not specified for '" + source.fileName()
-                        + "' and probing guessed raw.\n"
-                        + "         Automatically detecting the format is dangerous for raw images, write operations"
-                        + " on block 0 will be restricted.\n"
-                        + "         Specify the 'raw' format explicitly to remove the restrictions.\n");
+                warnings.accept(RawProbeWarning.text(source.fileName()));
             }
             long current = driver.virtualSize();
             long total = size.applyTo(current);
