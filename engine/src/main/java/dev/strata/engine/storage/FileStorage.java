@@ -175,6 +175,11 @@ public final class FileStorage implements Storage {
                 try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(path.toFile(), "rw")) {
                     raf.setLength(size);
                 }
+                if (current == 0) {
+                    // qemu's file-posix allocates the first block of a file it grows from empty
+                    // (allocate_first_block), which 'disk size' shows.
+                    channel.write(ByteBuffer.allocate(size < FIRST_BLOCK ? 512 : (int) FIRST_BLOCK), 0);
+                }
             }
         } catch (IOException e) {
             throw ioError("truncate", e);
@@ -213,6 +218,7 @@ public final class FileStorage implements Storage {
     }
 
     private static final int ENOSPC = 28;
+    private static final long FIRST_BLOCK = 4096;
 
     /**
      * {@inheritDoc}

@@ -129,6 +129,12 @@ public final class Qcow2Driver implements FormatDriver {
         if (header.corrupt() && !options.readOnly()) {
             throw new StrataException(ErrorKind.EACCES, "qcow2: Image is corrupt; cannot be opened read/write");
         }
+        if (header.dirty() && !options.readOnly() && !options.noIo()) {
+            // qemu repairs the refcounts of a dirty lazy-refcounts image when it opens it
+            // read-write; writing without that repair could reuse clusters still in use.
+            throw new StrataException(ErrorKind.ENOTSUP, "qcow2: Image is dirty (lazy refcounts not written back);"
+                    + " repairing it on a read-write open is not supported yet: run 'qemu-img check -r all' first");
+        }
         boolean io = !options.noIo();
         Qcow2L1Table l1 = Qcow2L1Table.parse(file, header.l1TableOffset(), header.l1Size());
         Qcow2LuksHeader luks = null;
