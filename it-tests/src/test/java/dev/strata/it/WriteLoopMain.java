@@ -5,17 +5,22 @@ package dev.strata.it;
  * engine and runs an endless, seeded loop of writes, write-zeroes and discards from several
  * threads until it is killed. Each thread owns the 1 MiB stripes whose index modulo the thread
  * count is its number, so the content of every byte follows one thread's operations in order.
- * Before operation i of thread t starts it prints "S t i"; after a flush that began when
- * operations 0..n-1 of thread t had completed it prints "D t n" (those are durable). The
- * operations themselves come from {@link #op}, which the test calls with the same seed to
- * rebuild what the image must hold.
+ * Before operation i of thread t starts it journals "S t i"; after a flush that began when
+ * operations 0..n-1 of thread t had completed it journals "D t n" (those are durable). The
+ * journal is a file written with one unbuffered write(2) per line, so every line written
+ * before the kill survives it (lines sent down a pipe were seen to go missing when the JVM
+ * reading them noticed the exit). The operations themselves come from {@link #op}, which the
+ * test calls with the same seed to rebuild what the image must hold.
  */
 
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 
-import java.io.PrintStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Random;
@@ -73,13 +78,13 @@ public final class WriteLoopMain {
         }
     }
 
-    /** Arguments: image, seed, threads, cluster size. */
+    /** Arguments: image, seed, threads, cluster size, journal file. */
     public static void main(String[] args) throws Exception {
         String name = args[0];
         long seed = Long.parseLong(args[1]);
         int threads = Integer.parseInt(args[2]);
         int cluster = Integer.parseInt(args[3]);
-        PrintStream out = System.out;
+        FileOutputStream out = new FileOutputStream(args[4]);
         Image image = ChainOpener.standard().open(name, "qcow2", new OpenOptions(false, false, false));
         long size = image.size();
         Thread[] workers = new Thread[threads];
@@ -104,10 +109,14 @@ public final class WriteLoopMain {
         }
     }
 
-    private static void line(PrintStream out, String s) {
+    private static void line(FileOutputStream out, String s) {
+        byte[] b = (s + "\n").getBytes(StandardCharsets.US_ASCII);
         synchronized (out) {
-            out.println(s);
-            out.flush();
+            try {
+                out.write(b);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
     }
 }
