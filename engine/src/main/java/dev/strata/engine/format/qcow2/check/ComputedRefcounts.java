@@ -45,6 +45,46 @@ final class ComputedRefcounts {
         return size;
     }
 
+    /**
+     * Sets the number of clusters covered to exactly {@code clusters} (qemu's
+     * realloc_refcount_array); never shrinks below what is already stored, so growing only.
+     */
+    void resize(long clusters) {
+        if (clusters > size) {
+            ensure(clusters - 1);
+        }
+    }
+
+    /** Forgets every count (qemu's memset of the IMRT before it recounts), keeping the size. */
+    void clear() {
+        pages = new byte[pages.length][];
+        large.clear();
+    }
+
+    /**
+     * Sets the count of cluster {@code index}, which must be covered and is at most the width's
+     * maximum (qemu's set_refcount on the IMRT, used when the rebuild allocates).
+     */
+    void set(long index, long value) {
+        int p = (int) (index >>> PAGE_BITS);
+        byte[] page = pages[p];
+        if (page == null) {
+            if (value == 0) {
+                return;
+            }
+            page = new byte[PAGE_SIZE];
+            pages[p] = page;
+        }
+        int slot = (int) (index & (PAGE_SIZE - 1));
+        if (value >= ESCAPE) {
+            page[slot] = (byte) ESCAPE;
+            large.put(index, value);
+        } else {
+            page[slot] = (byte) value;
+            large.remove(index);
+        }
+    }
+
     /** Makes the table cover cluster {@code index}. */
     void ensure(long index) {
         if (index < size) {

@@ -2,43 +2,46 @@ package dev.strata.engine.format.qcow2.check;
 
 /*
  * Design note: qemu-img check -r for qcow2, the path of qcow2_co_check_locked and
- * qcow2_check_refcounts with a fix mode, for the inconsistencies it repairs in place:
+ * qcow2_check_refcounts with a fix mode, in qemu 7.2's order:
  *
- *  - recount every reference (ReferenceCounter, as the plain check);
- *  - compare without fixing (RefcountComparison prints "Leaked cluster"/"ERROR cluster" lines);
- *  - a referenced cluster with stored refcount 0 needs the refcount structure rebuilt: with
- *    -r leaks qemu says "ERROR need to rebuild refcount structures" and the check fails (EIO);
- *  - otherwise, if anything differed, the counters are reset to before the comparison and it
- *    runs again fixing: refcounts too high (leaks; both modes) and, with -r all, too low
- *    (corruptions) are set to the recounted value through the write path's refcount code
- *    (update_refcount; clusters dropping to zero are punched as qemu's ALWAYS discard does), each
- *    printed as "Repairing cluster ...";
+ *  - recount every reference (ReferenceCounter); with -r all this repairs what qemu repairs while
+ *    counting (unaligned preallocated L2 entries become zero clusters, a refcount block pointer
+ *    past the end of the file grows the file) and notes damaged refcount blocks (rebuild needed);
+ *  - compare without fixing (RefcountComparison prints "Leaked cluster"/"ERROR cluster" lines; a
+ *    referenced cluster with stored refcount 0 means a rebuild; an unaligned refcount block is a
+ *    fatal corruption event: the image is marked corrupt);
+ *  - rebuild needed: with -r all, "Rebuilding refcount structure", a new structure placed as qemu
+ *    places it (RefcountRebuild), a recount, and a leak-fixing comparison that frees the old
+ *    structure (its leaks are not reported as fixed, as in qemu); with -r leaks, "ERROR need to
+ *    rebuild refcount structures" and the check fails (EIO);
+ *  - otherwise, if anything differed, the counters are reset to before the comparison and it runs
+ *    again fixing (RefcountFixer);
  *  - OFLAG_COPIED is checked and repaired (CopiedFlagRepair);
- *  - with nothing left wrong, the dirty and corrupt header bits are cleared (qcow2_mark_clean,
- *    qcow2_mark_consistent).
+ *  - with no corruption or check error left, the dirty and corrupt header bits are cleared
+ *    (qcow2_mark_clean, qcow2_mark_consistent).
  *
- * What qemu repairs in other places is not done here, and refused before anything is written:
- * a rebuild of the refcount structure (-r all on a cluster whose refcount is 0), a damaged
- * snapshot table, corruptions found while counting with -r all (L1/L2 entries, which qemu's
- * calculate_refcounts repairs as it goes; with -r leaks they are only reported, as here), and
- * damaged refcount blocks (qemu rebuilds the structure). The image is then left unchanged and the
- * check ends as aborted (ENOTSUP) with a reason saying so: "Check failed: repairing ... is not
- * supported by strata-img; the image was not changed".
+ * A dry run (same steps, no writes, output kept back) comes first, so that what strata cannot do
+ * as qemu does is refused before anything is printed or written: a damaged snapshot table (qemu
+ * repairs it in qcow2_check_read_snapshot_table), a repair write that qemu's overlap check would
+ * stop except where the outcome is known (a rebuild after the corruption event of an unaligned
+ * refcount block: qemu fails writing the refblock), and growing the file past 1 TiB. The check
+ * then ends as aborted (ENOTSUP): "repairing ... is not supported by strata-img; the image was
+ * not changed".
  */
 
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.qcow2.Qcow2FeatureBits;
 import dev.strata.engine.format.qcow2.Qcow2Header;
-import dev.strata.engine.format.qcow2.Qcow2RefcountEditor;
+import dev.strata.engine.format.qcow2.Qcow2L1Table;
 import dev.strata.engine.format.qcow2.Qcow2SnapshotTable;
 import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.HashSet;
+import java.util.Set;
 
 /** Checks and repairs one qcow2 image file opened read-write. */
 public final class Qcow2Repair {
@@ -46,6 +49,8 @@ public final class Qcow2Repair {
     private static final int INCOMPATIBLE_FEATURES_FIELD = 72;
     /** Extra data every v3 snapshot entry must have. */
     private static final int V3_MIN_EXTRA_DATA = 16;
+    /** How far strata lets a repair grow the file (qemu has no limit but the file system's). */
+    private static final long MAX_GROWN_FILE = 1L << 40;
 
     private final Storage file;
     private final Qcow2Header header;
@@ -62,81 +67,169 @@ public final class Qcow2Repair {
 
     /**
      * Checks {@code file} and repairs what {@code mode} allows, as qemu-img check -r does before
-     * its second, plain check.
+     * its second, plain check (and as qemu's open does for a dirty image, with {@code ALL}).
      *
      * @param file the image file, opened read-write (the caller has opened the image as
      *             qemu-img check opens it)
      * @return the outcome of this first pass; its report carries leaks and corruptions fixed
-     *         or an abort (ENOTSUP, before anything was written) for inconsistencies whose
-     *         repair is not implemented
+     *         or an abort: qemu's (EIO, ...) or, before anything was printed or written,
+     *         ENOTSUP for inconsistencies whose repair is not implemented
      */
     public static CheckOutcome repair(Storage file, RepairMode mode, CheckListener out) {
         Qcow2Header header = Qcow2Header.parse(file, true);
         Qcow2Repair r = new Qcow2Repair(file, header, mode, out);
         try {
-            r.run();
+            Qcow2SnapshotTable snapshots = r.readSnapshotTable();
+            r.refuseWhatStrataCannotRepair(snapshots);
+            r.run(snapshots);
         } catch (CheckAbort e) {
+            file.flush();
             return new CheckOutcome.Aborted(e.kind, e.reason);
         }
         file.flush();
         return new CheckOutcome.Completed(r.tally.toReport());
     }
 
-    private void run() throws CheckAbort {
-        Qcow2SnapshotTable snapshots = readSnapshotTable();
+    /** The repair's own pass, writing as qemu writes. */
+    private void run(Qcow2SnapshotTable snapshots) throws CheckAbort {
         long fileLength = file.size();
-        int clusterBits = header.clusterBits();
         long clusterSize = header.clusterSize();
-        long clusters = (fileLength + clusterSize - 1) / clusterSize;
-        if (clusters > Integer.MAX_VALUE) {
-            throw notSupported("an image file this large");
-        }
         tally.check.totalClusters = (header.virtualSize() + clusterSize - 1) / clusterSize;
-        int refcountOrder = (int) header.refcountOrder();
-        long tableEntries = header.refcountTableClusters() << clusterBits >>> 3;
-        StoredRefcounts stored = new StoredRefcounts(file, clusterBits, refcountOrder, header.refcountTableOffset(),
-                (int) tableEntries);
-        int bits = header.refcountBits();
-        ComputedRefcounts refs = new ComputedRefcounts(clusters, bits == 64 ? -1L : (1L << bits) - 1);
-        List<String> found = new ArrayList<>();
-        new ReferenceCounter(file, header, fileLength, refs, tally.check, collecting(found))
-                .countAll(snapshots, stored);
-        boolean refblockDamage = found.stream().anyMatch(line -> line.contains("refcount block"));
-        if (tally.check.checkErrors > 0 || refblockDamage
-                || (tally.check.corruptions > 0 && mode == RepairMode.ALL)) {
-            // -r all repairs these while counting; damaged refcount blocks need a rebuild
-            throw notSupported("inconsistencies in the L1/L2 tables, refcount table or bitmaps");
+        StoredRefcounts stored = storedRefcounts(header);
+        ComputedRefcounts refs = newRefcounts(fileLength);
+        MetadataOverlap overlap = overlapOf(snapshots, stored);
+        ReferenceCounter counter = new ReferenceCounter(file, header, fileLength, refs, tally.check, out);
+        if (mode == RepairMode.ALL) {
+            counter.repairingWith(new FileRepairs(overlap));
         }
-        if (needsRebuild(refs, stored) && mode == RepairMode.ALL) {
-            throw notSupported("a rebuild of the refcount structure (a used cluster has refcount 0)");
-        }
-        // From here on, output and changes are qemu's.
-        tally.check = new CheckTally();
-        tally.check.totalClusters = (header.virtualSize() + clusterSize - 1) / clusterSize;
-        new ReferenceCounter(file, header, fileLength, refs = new ComputedRefcounts(clusters,
-                bits == 64 ? -1L : (1L << bits) - 1), tally.check, out).countAll(snapshots, stored);
+        counter.countAll(snapshots, stored);
+        tally.corruptionsFixed += counter.corruptionsFixed();
+
         CheckTally beforeCompare = tally.snapshot();
-        long highest = new RefcountComparison(file, header, fileLength, stored, tally.check, out).compare(refs);
-        if (tally.check.checkErrors > 0) {
-            throw notSupported("refcount blocks that cannot be read");
+        RefcountComparison comparison = new RefcountComparison(file, header, counter.fileLength(), stored, tally.check,
+                out).fatalOnCorruption(this::markCorrupt);
+        long highest = comparison.compare(refs);
+        boolean rebuild = counter.needsRebuild() || comparison.needsRebuild();
+        if (rebuild && mode == RepairMode.ALL) {
+            highest = rebuildStructure(refs, overlap, snapshots);
+        } else {
+            if (rebuild) {
+                out.line("ERROR need to rebuild refcount structures");
+                tally.check.checkErrors++;
+                throw CheckAbort.io();
+            }
+            if (tally.check.leaks > 0 || tally.check.corruptions > 0) {
+                tally.check = beforeCompare;
+                highest = new RefcountFixer(file, header, out).run(refs, true, mode == RepairMode.ALL, tally);
+            }
         }
-        if (needsRebuild(refs, stored)) {
-            out.line("ERROR need to rebuild refcount structures");
-            tally.check.checkErrors++;
-            throw CheckAbort.io();
-        }
-        if (tally.check.leaks > 0 || tally.check.corruptions > 0) {
-            tally.check = beforeCompare;
-            fixRefcounts(refs, stored);
-        }
+        Qcow2Header now = Qcow2Header.parse(file, true);
         boolean repairFlags = mode == RepairMode.ALL
                 || (tally.check.checkErrors == 0 && tally.check.corruptions == 0 && tally.check.leaks == 0);
-        StoredRefcounts current = new StoredRefcounts(file, clusterBits, refcountOrder, header.refcountTableOffset(),
-                (int) tableEntries);
-        new CopiedFlagRepair(file, header, fileLength, current, tally, out).run(repairFlags);
+        new CopiedFlagRepair(file, now, file.size(), storedRefcounts(now), tally, out).run(repairFlags);
         tally.check.imageEndOffset = (highest + 1) * clusterSize;
         if (tally.check.checkErrors == 0 && tally.check.corruptions == 0) {
             markCleanAndConsistent();
+        }
+    }
+
+    /**
+     * qemu's rebuild branch of qcow2_check_refcounts: the new structure, a recount against it,
+     * and a leak-fixing comparison that frees the old structure.
+     *
+     * @return the highest cluster in use
+     */
+    private long rebuildStructure(ComputedRefcounts refs, MetadataOverlap overlap, Qcow2SnapshotTable snapshots)
+            throws CheckAbort {
+        out.line("Rebuilding refcount structure");
+        CheckTally old = tally.snapshot();
+        RefcountRebuild plan = RefcountRebuild.plan(refs, header.clusterBits(), (int) header.refcountOrder());
+        int stop = firstOverlap(plan, overlap);
+        if (stop >= 0) {
+            // only after the corruption event (refused otherwise): qemu's overlap check fails the write
+            plan.apply(file, stop);
+            out.error(plan.writes().get(stop).reftable() ? "ERROR writing reftable: Input/output error"
+                    : "ERROR writing refblock: Input/output error");
+            tally.check.checkErrors++;
+            throw CheckAbort.io();
+        }
+        plan.apply(file, plan.writes().size());
+        tally.check.corruptions = 0;
+        tally.check.leaks = 0;
+
+        Qcow2Header rebuilt = Qcow2Header.parse(file, true);
+        refs.clear();
+        new ReferenceCounter(file, rebuilt, file.size(), refs, tally.check, out)
+                .countAll(snapshots, storedRefcounts(rebuilt));
+
+        // The old structure is leaked now: fix that; only leaks it could not fix are reported.
+        RepairTally scratch = new RepairTally();
+        RefcountFixer fixer = new RefcountFixer(file, rebuilt, out);
+        long highest = fixer.run(refs, true, false, scratch);
+        if (fixer.needsRebuild()) {
+            out.line("ERROR rebuilt refcount structure is still broken");
+        }
+        if (tally.check.corruptions < old.corruptions) {
+            tally.corruptionsFixed += old.corruptions - tally.check.corruptions;
+        }
+        if (tally.check.leaks < old.leaks) {
+            tally.leaksFixed += old.leaks - tally.check.leaks;
+        }
+        tally.check.leaks += scratch.check.leaks;
+        return highest;
+    }
+
+    /** Index of the first planned write qemu's overlap check would stop, or -1. */
+    private static int firstOverlap(RefcountRebuild plan, MetadataOverlap overlap) {
+        for (int i = 0; i < plan.writes().size(); i++) {
+            RefcountRebuild.Write w = plan.writes().get(i);
+            if (overlap.overlaps(w.offset(), w.data().length, false)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The dry run: the same counting, comparison and rebuild plan without writing or printing,
+     * to refuse (before anything happens) what strata cannot repair the way qemu does.
+     */
+    private void refuseWhatStrataCannotRepair(Qcow2SnapshotTable snapshots) throws CheckAbort {
+        long fileLength = file.size();
+        if ((fileLength + header.clusterSize() - 1) / header.clusterSize() > Integer.MAX_VALUE) {
+            throw notSupported("an image file this large");
+        }
+        CheckTally dry = new CheckTally();
+        CheckListener silent = CheckListener.ignoring();
+        StoredRefcounts stored = storedRefcounts(header);
+        ComputedRefcounts refs = newRefcounts(fileLength);
+        MetadataOverlap overlap = overlapOf(snapshots, stored);
+        DryRepairs repairs = new DryRepairs(overlap);
+        ReferenceCounter counter = new ReferenceCounter(file, header, fileLength, refs, dry, silent);
+        if (mode == RepairMode.ALL) {
+            counter.repairingWith(repairs);
+        }
+        try {
+            counter.countAll(snapshots, stored);
+        } catch (CheckAbort e) {
+            if (repairs.overlapRefused) {
+                throw notSupported("an L2 entry whose repair would overwrite other metadata");
+            }
+            return; // the real run stops at the same place, printing what qemu prints
+        }
+        if (repairs.grownTo > MAX_GROWN_FILE) {
+            throw notSupported("a refcount block pointer this far past the end of the file");
+        }
+        RefcountComparison comparison = new RefcountComparison(file, header, counter.fileLength(), stored, dry, silent)
+                .fatalOnCorruption(() -> { });
+        comparison.compare(refs);
+        boolean rebuild = counter.needsRebuild() || comparison.needsRebuild();
+        if (rebuild && mode == RepairMode.ALL) {
+            RefcountRebuild plan = RefcountRebuild.plan(refs, header.clusterBits(), (int) header.refcountOrder());
+            boolean stopped = firstOverlap(plan, overlap) >= 0;
+            if (stopped != comparison.signaledCorruption()) {
+                throw notSupported("a refcount structure whose rebuild would overwrite damaged metadata");
+            }
         }
     }
 
@@ -158,59 +251,28 @@ public final class Qcow2Repair {
         return table;
     }
 
-    /** Whether a referenced cluster has stored refcount 0 (qemu's compare_refcounts sets rebuild). */
-    private static boolean needsRebuild(ComputedRefcounts refs, StoredRefcounts stored) {
-        for (long i = 0; i < refs.size(); i++) {
-            if (refs.get(i) == 0) {
-                continue;
-            }
-            try {
-                if (stored.get(i) == 0) {
-                    return true;
-                }
-            } catch (StoredRefcounts.UnalignedBlock | StoredRefcounts.UnreadableBlock e) {
-                return false; // counted as a check error by the comparison
-            }
-        }
-        return false;
+    private StoredRefcounts storedRefcounts(Qcow2Header h) {
+        long entries = h.refcountTableClusters() << h.clusterBits() >>> 3;
+        return new StoredRefcounts(file, h.clusterBits(), (int) h.refcountOrder(), h.refcountTableOffset(),
+                (int) entries);
     }
 
-    /** qemu's compare_refcounts with a fix mode (no cluster has stored refcount 0 here). */
-    private void fixRefcounts(ComputedRefcounts refs, StoredRefcounts stored) throws CheckAbort {
-        Qcow2RefcountEditor editor = new Qcow2RefcountEditor(file, header);
-        for (long i = 0; i < refs.size(); i++) {
-            long refcount1;
-            try {
-                refcount1 = stored.get(i);
-            } catch (StoredRefcounts.UnalignedBlock | StoredRefcounts.UnreadableBlock e) {
-                throw CheckAbort.io(); // excluded before: the comparison found no check errors
-            }
-            long refcount2 = refs.get(i);
-            if (refcount1 == refcount2) {
-                continue;
-            }
-            boolean tooLow = Long.compareUnsigned(refcount1, refcount2) < 0;
-            boolean fix = !tooLow || mode == RepairMode.ALL;
-            out.line((fix ? "Repairing" : tooLow ? "ERROR" : "Leaked") + " cluster " + i + " refcount="
-                    + Long.toUnsignedString(refcount1) + " reference=" + Long.toUnsignedString(refcount2));
-            if (fix) {
-                try {
-                    editor.add(i, refcount2 - refcount1);
-                    if (tooLow) {
-                        tally.corruptionsFixed++;
-                    } else {
-                        tally.leaksFixed++;
-                    }
-                    continue;
-                } catch (StrataException e) {
-                    // counted below, as qemu counts a failed update_refcount
-                }
-            }
-            if (tooLow) {
-                tally.check.corruptions++;
-            } else {
-                tally.check.leaks++;
-            }
+    private ComputedRefcounts newRefcounts(long fileLength) {
+        long clusters = (fileLength + header.clusterSize() - 1) / header.clusterSize();
+        int bits = header.refcountBits();
+        return new ComputedRefcounts(clusters, bits == 64 ? -1L : (1L << bits) - 1);
+    }
+
+    private MetadataOverlap overlapOf(Qcow2SnapshotTable snapshots, StoredRefcounts stored) {
+        long[] l1 = Qcow2L1Table.parse(file, header.l1TableOffset(), header.l1Size()).stored();
+        return new MetadataOverlap(header, l1, snapshots, stored);
+    }
+
+    /** qcow2_mark_corrupt after a fatal corruption event (v2 headers have no feature bits). */
+    private void markCorrupt() {
+        if (header.version() >= 3) {
+            long bits = Qcow2Header.parse(file, true).incompatibleFeatures() | Qcow2FeatureBits.INCOMPAT_CORRUPT;
+            file.write(ByteBuffer.allocate(8).putLong(0, bits), INCOMPATIBLE_FEATURES_FIELD);
         }
     }
 
@@ -219,35 +281,70 @@ public final class Qcow2Repair {
         if (header.version() < 3) {
             return;
         }
-        long bits = header.incompatibleFeatures();
+        long bits = Qcow2Header.parse(file, true).incompatibleFeatures();
         long cleared = bits & ~(Qcow2FeatureBits.INCOMPAT_DIRTY | Qcow2FeatureBits.INCOMPAT_CORRUPT);
         if (cleared != bits) {
             file.write(ByteBuffer.allocate(8).putLong(0, cleared), INCOMPATIBLE_FEATURES_FIELD);
         }
     }
 
-    /** A listener that keeps the lines the checker prints (the dry run's findings). */
-    private static CheckListener collecting(List<String> lines) {
-        return new CheckListener() {
-            @Override
-            public void line(String text) {
-                lines.add(text);
-            }
-
-            @Override
-            public void error(String message) {
-                lines.add(message);
-            }
-
-            @Override
-            public void raw(String text) {
-                lines.add(text);
-            }
-        };
-    }
-
     private static CheckAbort notSupported(String what) {
         return new CheckAbort(ErrorKind.ENOTSUP, "repairing " + what + " is not supported by strata-img;"
                 + " the image was not changed");
+    }
+
+    /** The counting repairs, written to the file. */
+    private final class FileRepairs implements ReferenceCounter.CountingRepairs {
+        private final MetadataOverlap overlap;
+
+        FileRepairs(MetadataOverlap overlap) {
+            this.overlap = overlap;
+        }
+
+        @Override
+        public boolean writeL2Entry(long offset, byte[] entry, boolean active) {
+            if (overlap.overlaps(offset, entry.length, active)) {
+                return false; // refused by the dry run before anything was written
+            }
+            file.write(ByteBuffer.wrap(entry), offset);
+            file.flush();
+            return true;
+        }
+
+        @Override
+        public void growFile(long length) {
+            file.truncate(length);
+        }
+    }
+
+    /** The counting repairs of the dry run: nothing written, what would happen noted. */
+    private static final class DryRepairs implements ReferenceCounter.CountingRepairs {
+        private final MetadataOverlap overlap;
+        /** Entries already repaired (a shared L2 table is read again from the repaired file). */
+        private final Set<Long> repaired = new HashSet<>();
+        boolean overlapRefused;
+        long grownTo;
+
+        DryRepairs(MetadataOverlap overlap) {
+            this.overlap = overlap;
+        }
+
+        @Override
+        public boolean writeL2Entry(long offset, byte[] entry, boolean active) {
+            if (repaired.contains(offset)) {
+                return true;
+            }
+            if (overlap.overlaps(offset, entry.length, active)) {
+                overlapRefused = true;
+                return false;
+            }
+            repaired.add(offset);
+            return true;
+        }
+
+        @Override
+        public void growFile(long length) {
+            grownTo = Math.max(grownTo, length);
+        }
     }
 }

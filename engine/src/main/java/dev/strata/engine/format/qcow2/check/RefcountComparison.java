@@ -9,7 +9,9 @@ package dev.strata.engine.format.qcow2.check;
  * The comparison walks refcount block by refcount block, decoding each block once. A refcount
  * table entry that is not cluster aligned makes every lookup in its range fail the way
  * qcow2_get_refcount fails (EIO); the first failure also prints qemu's one-time corruption
- * notice (the image is read-only, so the event is the non-fatal kind).
+ * notice: the non-fatal kind on a read-only image, the fatal kind (the image is marked corrupt)
+ * when a repair opened it read-write. A referenced cluster with stored refcount 0 means the
+ * refcount structure must be rebuilt (needsRebuild).
  */
 
 import dev.strata.engine.format.qcow2.Qcow2Header;
@@ -30,6 +32,8 @@ final class RefcountComparison {
     private final CheckTally tally;
     private final CheckListener out;
     private boolean signaledCorruption;
+    private Runnable markCorrupt;
+    private boolean rebuild;
 
     RefcountComparison(Storage file, Qcow2Header header, long fileLength, StoredRefcounts stored, CheckTally tally,
                        CheckListener out) {
@@ -39,6 +43,27 @@ final class RefcountComparison {
         this.stored = stored;
         this.tally = tally;
         this.out = out;
+    }
+
+    /**
+     * Makes corruption events fatal (the image is open read-write): {@code mark} sets the
+     * corrupt bit.
+     *
+     * @return this comparison
+     */
+    RefcountComparison fatalOnCorruption(Runnable mark) {
+        this.markCorrupt = mark;
+        return this;
+    }
+
+    /** Whether a corruption event was signalled. */
+    boolean signaledCorruption() {
+        return signaledCorruption;
+    }
+
+    /** Whether the comparison found a referenced cluster with stored refcount 0. */
+    boolean needsRebuild() {
+        return rebuild;
     }
 
     /**
@@ -73,6 +98,9 @@ final class RefcountComparison {
                     highest = i;
                 }
                 if (refcount1 != refcount2) {
+                    if (refcount1 == 0) {
+                        rebuild = true;
+                    }
                     boolean corrupt = Long.compareUnsigned(refcount1, refcount2) < 0;
                     out.line((corrupt ? "ERROR" : "Leaked") + " cluster " + i + " refcount="
                             + Long.toUnsignedString(refcount1) + " reference=" + Long.toUnsignedString(refcount2));
@@ -150,13 +178,19 @@ final class RefcountComparison {
         }
     }
 
-    /** qcow2_signal_corruption for a read-only image: printed once per check. */
+    /** qcow2_signal_corruption: printed once per check. */
     private void signal(StoredRefcounts.UnalignedBlock e) {
         if (signaledCorruption) {
             return;
         }
         signaledCorruption = true;
-        out.line("qcow2: Image is corrupt: Refblock offset " + Hex.alt(e.blockOffset) + " unaligned (reftable index: "
-                + Hex.alt(e.tableIndex) + "); further non-fatal corruption events will be suppressed");
+        String reason = "Refblock offset " + Hex.alt(e.blockOffset) + " unaligned (reftable index: "
+                + Hex.alt(e.tableIndex) + ")";
+        if (markCorrupt != null) {
+            out.line("qcow2: Marking image as corrupt: " + reason + "; further corruption events will be suppressed");
+            markCorrupt.run();
+        } else {
+            out.line("qcow2: Image is corrupt: " + reason + "; further non-fatal corruption events will be suppressed");
+        }
     }
 }

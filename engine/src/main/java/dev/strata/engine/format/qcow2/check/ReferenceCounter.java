@@ -9,6 +9,12 @@ package dev.strata.engine.format.qcow2.check;
  * it runs qemu's per-entry checks and prints their messages verbatim; for the active L1 table
  * it also gathers the allocation statistics (allocated, fragmented, compressed clusters).
  *
+ * With -r all (a CountingRepairs given) it also repairs what qemu's calculate_refcounts repairs
+ * with BDRV_FIX_ERRORS: an unaligned preallocated (zero, no data) L2 entry becomes a plain zero
+ * cluster (fix_l2_entry_by_zero), and a refcount block pointer past the end of the file grows the
+ * file to cover it (check_refblocks). Damage that needs a new refcount structure (reserved bits,
+ * unaligned or doubly used refcount blocks, a failed resize) sets needsRebuild().
+ *
  * Reads are bounded: an L2 table is one cluster; a table that lies wholly past the end of the
  * file reads as zeros (nothing allocated), so it is not read at all; L1 tables are read only up
  * to the end of the file; bitmap tables are streamed.
@@ -29,12 +35,32 @@ import java.nio.ByteBuffer;
 
 /** Builds the {@link ComputedRefcounts} of an image and reports what it finds on the way. */
 final class ReferenceCounter {
+    /**
+     * The writes -r all makes while counting. A dry run implements them without I/O, so the
+     * repair can see beforehand what qemu would do.
+     */
+    interface CountingRepairs {
+        /**
+         * Overwrites one L2 entry (8 or 16 bytes) at {@code offset} in an active or inactive L2
+         * table.
+         *
+         * @return false when qemu's overlap check refuses the write (nothing written)
+         */
+        boolean writeL2Entry(long offset, byte[] entry, boolean active);
+
+        /** Grows the file to {@code length} bytes (qemu's bdrv_truncate in check_refblocks). */
+        void growFile(long length);
+    }
+
+    /** qemu refuses to grow the file past INT64_MAX - cluster_size (EINVAL). */
+    private static final long MAX_FILE = Long.MAX_VALUE;
+
     /** qemu's QCOW_MAX_L1_SIZE in entries. */
     static final long MAX_L1_ENTRIES = Qcow2Header.MAX_L1_BYTES / 8;
 
     private final Storage file;
     private final Qcow2Header header;
-    private final long fileLength;
+    private long fileLength;
     private final int clusterBits;
     private final long clusterSize;
     private final boolean extendedL2;
@@ -44,6 +70,9 @@ final class ReferenceCounter {
     private final ComputedRefcounts refs;
     /** One L2 table (one cluster), reused for every table. */
     private final ByteBuffer l2Table;
+    private CountingRepairs repairs;
+    private long corruptionsFixed;
+    private boolean rebuild;
 
     ReferenceCounter(Storage file, Qcow2Header header, long fileLength, ComputedRefcounts refs, CheckTally tally,
                      CheckListener out) {
@@ -61,7 +90,32 @@ final class ReferenceCounter {
     }
 
     /**
-     * qemu's calculate_refcounts (without repair).
+     * Makes this counter repair while counting as qemu's -r all does (BDRV_FIX_ERRORS).
+     *
+     * @return this counter
+     */
+    ReferenceCounter repairingWith(CountingRepairs writes) {
+        this.repairs = writes;
+        return this;
+    }
+
+    /** How many corruptions were repaired while counting (qemu's corruptions_fixed). */
+    long corruptionsFixed() {
+        return corruptionsFixed;
+    }
+
+    /** Whether counting found refcount blocks that need a new refcount structure. */
+    boolean needsRebuild() {
+        return rebuild;
+    }
+
+    /** The file length as the counter last saw it (grown by a repair). */
+    long fileLength() {
+        return fileLength;
+    }
+
+    /**
+     * qemu's calculate_refcounts.
      *
      * @param snapshots the snapshot table as read by the check
      * @param reftable  the stored refcount table
@@ -174,6 +228,18 @@ final class ReferenceCounter {
     }
 
     /** qemu's check_refcounts_l2; statistics only for the active L1 table. */
+    /** qemu's fix_l2_entry_by_zero: the entry (and its present subclusters) read as zeros. */
+    private boolean zeroEntry(long l2Offset, int index, long bitmap, boolean active) {
+        int size = extendedL2 ? 16 : 8;
+        ByteBuffer entry = ByteBuffer.allocate(size);
+        if (extendedL2) {
+            entry.putLong(0, 0).putLong(8, (bitmap | (bitmap << 32)) & Qcow2L2Entry.ALL_ZERO);
+        } else {
+            entry.putLong(0, Qcow2L2Entry.OFLAG_ZERO);
+        }
+        return repairs.writeL2Entry(l2Offset + (long) index * size, entry.array(), active);
+    }
+
     private void countL2(long l2Offset, boolean active) throws CheckAbort {
         if (l2Offset >= fileLength) {
             return; // reads as zeros: every entry unallocated, nothing to count or report
@@ -208,8 +274,18 @@ final class ReferenceCounter {
                         boolean containsData = extendedL2 ? (bitmap & Qcow2L2Entry.ALL_ALLOC) != 0
                                 : (entry & Qcow2L2Entry.OFLAG_ZERO) == 0;
                         if (!containsData) {
-                            out.line("ERROR offset=" + Long.toHexString(offset)
+                            out.line((repairs != null ? "Repairing" : "ERROR") + " offset=" + Long.toHexString(offset)
                                     + ": Preallocated cluster is not properly aligned; L2 entry corrupted.");
+                            if (repairs != null) {
+                                if (!zeroEntry(l2Offset, i, bitmap, active)) {
+                                    out.line("ERROR: Overlap check failed");
+                                    tally.checkErrors++;
+                                    throw CheckAbort.io();
+                                }
+                                tally.corruptions--;
+                                corruptionsFixed++;
+                                continue; // the cluster is unused now
+                            }
                         } else {
                             out.line("ERROR offset=" + Long.toHexString(offset)
                                     + ": Data cluster is not properly aligned; L2 entry corrupted.");
@@ -339,16 +415,31 @@ final class ReferenceCounter {
             if ((raw & StoredRefcounts.REFT_RESERVED_MASK) != 0) {
                 out.line("ERROR refcount table entry " + i + " has reserved bits set");
                 tally.corruptions++;
+                rebuild = true;
                 continue;
             }
             if ((offset & (clusterSize - 1)) != 0) {
                 out.line("ERROR refcount block " + i + " is not cluster aligned; refcount table entry corrupted");
                 tally.corruptions++;
+                rebuild = true;
                 continue;
             }
             if (Long.compareUnsigned(cluster, refs.size()) >= 0) {
                 tally.corruptions++;
-                out.line("ERROR refcount block " + i + " is outside image");
+                out.line((repairs != null ? "Repairing" : "ERROR") + " refcount block " + i + " is outside image");
+                if (repairs != null) {
+                    if (offset < 0 || offset > MAX_FILE - clusterSize) {
+                        rebuild = true;
+                        out.line("ERROR could not resize image: Invalid argument");
+                        continue;
+                    }
+                    repairs.growFile(offset + clusterSize);
+                    fileLength = offset + clusterSize;
+                    refs.resize((fileLength + clusterSize - 1) >>> clusterBits);
+                    tally.corruptions--;
+                    corruptionsFixed++;
+                    count(offset, clusterSize); // just allocated and zeroed: its count is 1
+                }
                 continue;
             }
             if (offset != 0) {
@@ -357,6 +448,7 @@ final class ReferenceCounter {
                 if (n != 1) {
                     out.line("ERROR refcount block " + i + " refcount=" + Long.toUnsignedString(n));
                     tally.corruptions++;
+                    rebuild = true;
                 }
             }
         }

@@ -192,4 +192,23 @@ final class StoredRefcounts {
                 throw new IllegalArgumentException("refcount order " + order);
         }
     }
+
+    /** Stores {@code value} as entry {@code index} of a refcount block of width 2^order bits. */
+    static void put(byte[] block, long index, int order, long value) {
+        if (order <= 2) {
+            int bits = 1 << order;
+            int perByte = 8 / bits;
+            int at = (int) (index / perByte);
+            int shift = (int) (index % perByte) * bits;
+            int mask = ((1 << bits) - 1) << shift;
+            block[at] = (byte) ((block[at] & ~mask) | (((int) value << shift) & mask));
+            return;
+        }
+        int bytes = 1 << (order - 3);
+        int at = (int) index * bytes;
+        for (int k = bytes - 1; k >= 0; k--) {
+            block[at + k] = (byte) value;
+            value >>>= 8;
+        }
+    }
 }
