@@ -1,5 +1,6 @@
 package dev.strata.cli;
 
+import dev.strata.cli.command.AmendCommand;
 import dev.strata.cli.command.BenchCommand;
 import dev.strata.cli.command.CheckCommand;
 import dev.strata.cli.command.CompareCommand;
@@ -25,6 +26,7 @@ final class Verbs {
     private static final Map<String, Function<CliContext, Object>> VERBS = new LinkedHashMap<>();
 
     static {
+        VERBS.put("amend", AmendCommand::new);
         VERBS.put("bench", BenchCommand::new);
         VERBS.put("check", CheckCommand::new);
         VERBS.put("compare", CompareCommand::new);
