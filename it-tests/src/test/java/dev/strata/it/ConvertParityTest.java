@@ -46,6 +46,31 @@ class ConvertParityTest {
         io("-c", "write -P 8 0 3M", "-c", "write -P 0 5M 1M", p("v2.qcow2"));
         qemu("create", "-f", "raw", p("odd.raw"), "1000");
         io("-f", "raw", "-c", "write -P 4 0 512", p("odd.raw"));
+        unreadableSources();
+    }
+
+    /**
+     * Sources for --salvage: salvage-zlib.qcow2 is zlib.qcow2 with the first compressed stream
+     * overwritten (its reads fail, its block status does not); unaligned.qcow2 has its first L2
+     * entry moved off the cluster boundary (block status and reads of that cluster fail, after
+     * qcow2's corruption warning).
+     */
+    private static void unreadableSources() {
+        try {
+            Path broken = dir.resolve("salvage-zlib.qcow2");
+            Files.copy(dir.resolve("zlib.qcow2"), broken);
+            try (var ch = java.nio.channels.FileChannel.open(broken, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(new byte[64]), 5 * 65536L);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        qemu("create", "-f", "qcow2", p("unaligned.qcow2"), "1M");
+        io("-c", "write -P 1 0 128k", "-c", "write -P 2 512k 64k", p("unaligned.qcow2"));
+        try (Qcow2Patcher q = new Qcow2Patcher(dir.resolve("unaligned.qcow2"))) {
+            long l2 = q.u64(q.u64(Qcow2Patcher.L1_TABLE_OFFSET)) & Qcow2Patcher.OFFSET_MASK;
+            q.putU64(l2, q.u64(l2) + 0x200);
+        }
     }
 
     static Stream<Arguments> cases() {
@@ -69,6 +94,28 @@ class ConvertParityTest {
         list.add(Arguments.of("top.qcow2", List.of("-O", "qcow2", "-B", "mid.qcow2", "-F", "qcow2")));
         list.add(Arguments.of("top.qcow2", List.of("-O", "qcow2", "-o", "backing_file=mid.qcow2,backing_fmt=qcow2")));
         list.add(Arguments.of("top.qcow2", List.of("-p", "-O", "qcow2", "-T", "none", "-t", "writeback")));
+        // -r: a limit well above the image size never makes a write wait; 0 is no limit.
+        list.add(Arguments.of("data.raw", List.of("-r", "1G")));
+        list.add(Arguments.of("data.raw", List.of("-r", "0", "-O", "qcow2")));
+        list.add(Arguments.of("top.qcow2", List.of("-r", "2G", "-O", "qcow2", "-c")));
+        list.add(Arguments.of("top.qcow2", List.of("-r", "1.5G", "-S", "0", "-p")));
+        // -C: data chunks are copied as they are (stored zeros stay stored); compressed
+        // clusters and a source ending inside its last sector turn offloading off.
+        for (String src : List.of("data.raw", "top.qcow2", "zlib.qcow2", "v2.qcow2", "odd.raw")) {
+            list.add(Arguments.of(src, List.of("-C")));
+            list.add(Arguments.of(src, List.of("-C", "-O", "qcow2")));
+        }
+        list.add(Arguments.of("top.qcow2", List.of("-C", "-O", "qcow2", "-B", "mid.qcow2", "-F", "qcow2")));
+        list.add(Arguments.of("data.raw", List.of("-C", "-W", "-m", "4")));
+        list.add(Arguments.of("data.raw", List.of("-C", "-r", "1G", "-p")));
+        list.add(Arguments.of("data.raw", List.of("-C", "-O", "qcow2", "-o", "cluster_size=4k")));
+        // --salvage: qemu's warnings per unreadable sector, zeros in their place.
+        list.add(Arguments.of("salvage-zlib.qcow2", List.of("--salvage")));
+        list.add(Arguments.of("salvage-zlib.qcow2", List.of("--salvage", "-q")));
+        list.add(Arguments.of("salvage-zlib.qcow2", List.of("--salvage", "-O", "qcow2", "-p")));
+        list.add(Arguments.of("unaligned.qcow2", List.of("--salvage")));
+        list.add(Arguments.of("unaligned.qcow2", List.of("--salvage", "-O", "qcow2", "-m", "1")));
+        list.add(Arguments.of("data.raw", List.of("--salvage", "-O", "qcow2")));
         return list.stream();
     }
 
@@ -110,6 +157,21 @@ class ConvertParityTest {
         assertEquals(map("qcat.qcow2"), map("scat.qcow2"));
         assertEquals(0, Tools.run(dir, Tools.DEFAULT_TIMEOUT, "qemu-img", "compare", "qcat.qcow2", "scat.qcow2")
                 .exitCode());
+    }
+
+    /** --salvage over concatenated sources: warning offsets count within the failing source. */
+    @Test
+    void salvagesConcatenatedSources() {
+        Tools.Result q = Tools.run(dir, Tools.DEFAULT_TIMEOUT, "qemu-img", "convert", "--salvage", "-O", "qcow2",
+                "odd.raw", "unaligned.qcow2", "salvage-zlib.qcow2", "qsalv.qcow2");
+        Tools.Result s = InProcessCli.strataImg("convert", "--salvage", "-O", "qcow2", p("odd.raw"),
+                p("unaligned.qcow2"), p("salvage-zlib.qcow2"), p("ssalv.qcow2"));
+        assertEquals(0, q.exitCode(), q.stderr());
+        Parity.assertSame(q, s);
+        assertEquals(map("qsalv.qcow2"), map("ssalv.qcow2"));
+        assertEquals(0, Tools.run(dir, Tools.DEFAULT_TIMEOUT, "qemu-img", "compare", "qsalv.qcow2", "ssalv.qcow2")
+                .exitCode());
+        assertEquals(0, Tools.run(dir, Tools.DEFAULT_TIMEOUT, "qemu-img", "check", "ssalv.qcow2").exitCode());
     }
 
     /** -n onto an existing image, with and without --target-is-zero. */
@@ -185,7 +247,17 @@ class ConvertParityTest {
                 List.of("-C", "-c", "data.raw", "e18"),
                 List.of("-l", "nosuch", "top.qcow2", "e19"),
                 List.of("missing-source.raw", "e20"),
-                List.of("--bitmaps", "data.raw", "e21"));
+                List.of("--bitmaps", "data.raw", "e21"),
+                List.of("unaligned.qcow2", "e22"),
+                List.of("-O", "qcow2", "-C", "salvage-zlib.qcow2", "e23"),
+                List.of("-r", "abc", "data.raw", "e24"),
+                List.of("-r", "-1", "data.raw", "e24"),
+                List.of("-r", "1.5", "data.raw", "e24"),
+                List.of("-r", "16E", "data.raw", "e24"),
+                List.of("data.raw", "e24", "-r"),
+                List.of("-C", "-S", "4k", "data.raw", "e25"),
+                List.of("-C", "--salvage", "data.raw", "e25"),
+                List.of("-C", "-O", "qcow2", "-c", "data.raw", "e25"));
     }
 
     /**

@@ -5,10 +5,12 @@ import dev.strata.cli.Diagnostics;
 import dev.strata.cli.OptionHook;
 import dev.strata.cli.SizeParser;
 import dev.strata.cli.output.ProgressMeter;
+import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.ops.convert.ConvertFailure;
 import dev.strata.engine.ops.convert.ConvertOperation;
+import dev.strata.engine.ops.convert.SalvageReport;
 import dev.strata.engine.ops.create.OptionListText;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,6 +41,8 @@ public final class ConvertCommand implements Callable<Integer>, OptionHook {
     boolean explicitSparse;
     /** -m. */
     int workers = 8;
+    /** -r in bytes per second; 0 = no limit. */
+    long rateBytesPerSecond;
 
     @Option(names = {"-h", "--help"})
     boolean help;
@@ -156,8 +160,14 @@ public final class ConvertCommand implements Callable<Integer>, OptionHook {
                 workers = (int) v;
                 return null;
             }
-            case "-r":
-                return SizeParser.cvtnum(ctx, "rate limit", value) < 0 ? 1 : null;
+            case "-r": {
+                long v = SizeParser.cvtnum(ctx, "rate limit", value);
+                if (v < 0) {
+                    return 1;
+                }
+                rateBytesPerSecond = v;
+                return null;
+            }
             default:
                 return null;
         }
@@ -183,8 +193,31 @@ public final class ConvertCommand implements Callable<Integer>, OptionHook {
 
     /** Reports a failure of the copy in qemu-img's words. */
     static String describe(ConvertFailure f) {
-        return "error while " + (f.writing() ? "writing" : "reading") + " at byte " + f.offset() + ": "
-                + Diagnostics.strerror(f.kind());
+        String step = switch (f.stage()) {
+            case BLOCK_STATUS -> "error while reading block status at offset ";
+            case READ -> "error while reading at byte ";
+            case WRITE -> "error while writing at byte ";
+        };
+        return step + f.offset() + ": " + Diagnostics.strerror(f.kind());
+    }
+
+    /** qemu-img's --salvage warnings (none with -q). */
+    static SalvageReport salvageWarnings(CliContext ctx, boolean quiet) {
+        if (quiet) {
+            return SalvageReport.NONE;
+        }
+        return new SalvageReport() {
+            @Override
+            public void blockStatusFailed(long offset, ErrorKind kind) {
+                ctx.error("warning: error while reading block status at offset " + offset + ": "
+                        + Diagnostics.strerror(kind));
+            }
+
+            @Override
+            public void readFailed(long offset, ErrorKind kind) {
+                ctx.error("warning: error while reading offset " + offset + ": " + Diagnostics.strerror(kind));
+            }
+        };
     }
 
     /** The progress meter qemu-img convert uses (one percent steps). */

@@ -239,9 +239,11 @@ final class ConvertRun {
         boolean zeroInit = c.targetIsZero || (created && c.minSparseSectors > 0 && !hasBacking);
         int alignment = Math.max(Integer.highestOneBit(c.minSparseSectors), 1);
         ConvertSettings settings = new ConvertSettings(c.compress, c.minSparseSectors, hasBacking, backingSize,
-                zeroInit, c.workers, !c.outOfOrder, 4096, Math.max(1, clusterBytes / 512), alignment);
+                zeroInit, c.workers, !c.outOfOrder, 4096, Math.max(1, clusterBytes / 512), alignment, c.copyRange,
+                c.salvage, c.rateBytesPerSecond);
         try {
-            ConvertOperation.run(sources, target, settings, percent -> meter.print((float) percent, 0));
+            ConvertOperation.run(sources, target, settings, percent -> meter.print((float) percent, 0),
+                    ConvertCommand.salvageWarnings(ctx, c.quiet));
             return true;
         } catch (ConvertFailure f) {
             ctx.error(ConvertCommand.describe(f));

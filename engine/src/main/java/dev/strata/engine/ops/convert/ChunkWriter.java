@@ -9,15 +9,18 @@ import java.nio.ByteBuffer;
  * Writes one chunk of a convert into the target as qemu's convert_co_write does: data runs are
  * written (compressed when asked), zero runs long enough to matter are left out of a
  * zero-initialised target or written as zeroes (may unmap) otherwise, and backing ranges are
- * left alone. Each worker has its own.
+ * left alone. Each request passes the rate limit first (-r), as qemu's throttled target. Each
+ * worker has its own.
  */
 final class ChunkWriter {
     private final Image target;
     private final ConvertSettings settings;
+    private final WriteThrottle throttle;
 
-    ChunkWriter(Image target, ConvertSettings settings) {
+    ChunkWriter(Image target, ConvertSettings settings, WriteThrottle throttle) {
         this.target = target;
         this.settings = settings;
+        this.throttle = throttle;
     }
 
     /** Writes chunk {@code [sector, sector+n)} whose bytes (for DATA) are in {@code buf}. */
@@ -25,7 +28,7 @@ final class ChunkWriter {
         try {
             writeRuns(buf, sector, n, status);
         } catch (StrataException e) {
-            throw new ConvertFailure(true, sector * ZeroScan.SECTOR, e);
+            throw new ConvertFailure(ConvertFailure.Stage.WRITE, sector * ZeroScan.SECTOR, e);
         }
     }
 
@@ -46,12 +49,14 @@ final class ChunkWriter {
                         zero = true;
                     }
                 } else if (settings.minSparseSectors() == 0) {
+                    throttle.admit(part.remaining());
                     target.write(part, offset);
                 } else {
                     ZeroScan.Run r = ZeroScan.dataRun(part, left, sector + done, settings.minSparseSectors(),
                             settings.alignmentSectors());
                     run = r.sectors();
                     if (r.data()) {
+                        throttle.admit((long) run * ZeroScan.SECTOR);
                         target.write(part.limit(run * ZeroScan.SECTOR), offset);
                     } else {
                         zero = true;
@@ -59,6 +64,7 @@ final class ChunkWriter {
                 }
             }
             if (zero && !settings.hasZeroInit()) {
+                throttle.admit((long) run * ZeroScan.SECTOR);
                 target.writeZeroes(offset, (long) run * ZeroScan.SECTOR, true);
             }
             done += run;
@@ -72,6 +78,7 @@ final class ChunkWriter {
             int len = Math.min(unit, part.limit() - p);
             long at = offset + p;
             len = (int) Math.min(len, target.size() - at);
+            throttle.admit(len);
             target.writeCompressed(part.slice(p, len), at);
         }
     }

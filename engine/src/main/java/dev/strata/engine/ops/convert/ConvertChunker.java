@@ -7,10 +7,13 @@ package dev.strata.engine.ops.convert;
  * target's backing file), else of the whole chain. A status query answers for a run that may be
  * much longer than one chunk; the run is remembered and cut into chunks of at most the buffer
  * size. Run ends are pulled back to the source's cluster alignment so the next query starts
- * aligned; compressed targets take whole clusters. Not thread-safe: the convert loop calls it
+ * aligned; compressed targets take whole clusters. A failed status query is a ConvertFailure; when
+ * salvaging, it is asked again on a quarter of the range until a single sector fails, which is
+ * reported and read as data (qemu's retry in convert_iteration_sectors). Not thread-safe: the convert loop calls it
  * under its lock, as qemu calls it under its coroutine mutex.
  */
 
+import dev.strata.engine.StrataException;
 import dev.strata.engine.image.Extent;
 
 /** Cuts the sources into chunks of one status each. */
@@ -29,13 +32,15 @@ final class ConvertChunker {
 
     private final ConvertSources sources;
     private final ConvertSettings settings;
+    private final SalvageReport salvage;
     private final long totalSectors;
     private long nextStatusSector;
     private Status status = Status.DATA;
 
-    ConvertChunker(ConvertSources sources, ConvertSettings settings) {
+    ConvertChunker(ConvertSources sources, ConvertSettings settings, SalvageReport salvage) {
         this.sources = sources;
         this.settings = settings;
+        this.salvage = salvage;
         this.totalSectors = sources.totalSize() / ZeroScan.SECTOR;
     }
 
@@ -76,13 +81,13 @@ final class ConvertChunker {
             long inPart = sector - partStart;
             long partSectors = sources.size(part) / ZeroScan.SECTOR;
             long ask = Math.min(n, partSectors - inPart);
-            Extent e = sources.statusAt(part, inPart * ZeroScan.SECTOR, ask * ZeroScan.SECTOR);
-            long got = (e.length() + ZeroScan.SECTOR - 1) / ZeroScan.SECTOR;
+            Extent e = statusAt(part, inPart, ask);
+            long got = e == null ? 1 : (e.length() + ZeroScan.SECTOR - 1) / ZeroScan.SECTOR;
             long tail = (inPart + got) % sources.alignmentSectors(part);
             if (got > tail) {
                 got -= tail;
             }
-            status = classify(part, e, postBackingZero);
+            status = e == null ? Status.DATA : classify(part, e, postBackingZero);
             nextStatusSector = sector + got;
             n = got;
         }
@@ -100,6 +105,28 @@ final class ConvertChunker {
             }
         }
         return (int) n;
+    }
+
+    /**
+     * The block status of {@code sectors} sectors at sector {@code inPart} of source {@code part};
+     * null when salvaging found the first sector unreadable (then read it as data).
+     */
+    private Extent statusAt(int part, long inPart, long sectors) {
+        long n = sectors;
+        while (true) {
+            try {
+                return sources.statusAt(part, inPart * ZeroScan.SECTOR, n * ZeroScan.SECTOR);
+            } catch (StrataException e) {
+                if (!settings.salvage()) {
+                    throw new ConvertFailure(ConvertFailure.Stage.BLOCK_STATUS, inPart * ZeroScan.SECTOR, e);
+                }
+                if (n == 1) {
+                    salvage.blockStatusFailed(inPart * ZeroScan.SECTOR, e.kind());
+                    return null;
+                }
+                n = (n + 3) / 4;
+            }
+        }
     }
 
     /**

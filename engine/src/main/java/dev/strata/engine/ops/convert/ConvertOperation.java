@@ -11,6 +11,11 @@ package dev.strata.engine.ops.convert;
  * clusters sit in the file).
  *
  * The first error stops every worker; the error of the lowest chunk wins, as the copy stops there.
+ *
+ * Like qemu, a first pass over the block status counts the sectors to write (for progress) before
+ * anything is written, so a block status error stops the convert before the first write. With
+ * -C, data chunks go to CopyOffload once their turn has come. A salvaging convert runs one worker,
+ * so its warnings come in qemu's order: the status warnings of a chunk, then its read warnings.
  */
 
 import dev.strata.engine.StrataException;
@@ -28,6 +33,9 @@ public final class ConvertOperation {
     private final ConvertSettings settings;
     private final ConvertChunker chunker;
     private final ConvertProgress progress;
+    private final SalvageReport salvage;
+    private final WriteThrottle throttle;
+    private final CopyOffload offload;
 
     private final Object lock = new Object();
     private long nextSector;
@@ -36,12 +44,16 @@ public final class ConvertOperation {
     private long allocatedDone;
     private RuntimeException failure;
 
-    private ConvertOperation(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress) {
+    private ConvertOperation(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress,
+                             SalvageReport salvage) {
         this.sources = new ConvertSources(sources);
         this.target = target;
         this.settings = settings;
-        this.chunker = new ConvertChunker(this.sources, settings);
+        this.chunker = new ConvertChunker(this.sources, settings, salvage);
         this.progress = progress;
+        this.salvage = salvage;
+        this.throttle = settings.rateLimit() > 0 ? new WriteThrottle(settings.rateLimit()) : WriteThrottle.NONE;
+        this.offload = settings.copyOffload() ? new CopyOffload(this.sources, target) : null;
     }
 
     /** Total size of {@code sources} concatenated: the size of the target qemu-img creates. */
@@ -56,14 +68,28 @@ public final class ConvertOperation {
      * @throws StrataException a block status error or a failed final flush
      */
     public static void run(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress) {
-        new ConvertOperation(sources, target, settings, progress).copy();
+        run(sources, target, settings, progress, SalvageReport.NONE);
+    }
+
+    /**
+     * As {@link #run(List, Image, ConvertSettings, ConvertProgress)}, telling {@code salvage}
+     * what a salvaging copy ({@link ConvertSettings#salvage()}) could not read.
+     */
+    public static void run(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress,
+                           SalvageReport salvage) {
+        ConvertOperation op = new ConvertOperation(sources, target, settings, progress, salvage);
+        try {
+            op.copy();
+        } finally {
+            if (op.offload != null) {
+                op.offload.close();
+            }
+        }
     }
 
     private void copy() {
-        if (progress != ConvertProgress.NONE) {
-            countAllocated();
-        }
-        int workers = Math.max(1, settings.workers());
+        countAllocated();
+        int workers = settings.salvage() ? 1 : Math.max(1, settings.workers());
         List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < workers - 1; i++) {
             Thread t = new Thread(this::work, "convert-" + i);
@@ -105,7 +131,7 @@ public final class ConvertOperation {
     private void work() {
         ByteBuffer buf = ByteBuffer.allocateDirect(settings.bufferSectors() * ZeroScan.SECTOR)
                 .order(ByteOrder.nativeOrder());
-        ChunkWriter writer = new ChunkWriter(target, settings);
+        ChunkWriter writer = new ChunkWriter(target, settings, throttle);
         while (true) {
             long sector;
             int n;
@@ -135,6 +161,12 @@ public final class ConvertOperation {
                 }
             }
             try {
+                if (status == ConvertChunker.Status.DATA && offload != null && offload.enabled()) {
+                    awaitTurn(sector);
+                    if (offload.copy(sector, n, buf)) {
+                        continue;
+                    }
+                }
                 buf.clear();
                 if (status == ConvertChunker.Status.DATA
                         || (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO)) {
@@ -161,7 +193,10 @@ public final class ConvertOperation {
         try {
             sources.read(buf.duplicate(), sector * ZeroScan.SECTOR);
         } catch (StrataException e) {
-            throw new ConvertFailure(false, sector * ZeroScan.SECTOR, e);
+            if (!settings.salvage()) {
+                throw new ConvertFailure(ConvertFailure.Stage.READ, sector * ZeroScan.SECTOR, e);
+            }
+            sources.readSalvaging(buf.duplicate(), sector * ZeroScan.SECTOR, salvage);
         }
     }
 

@@ -17,8 +17,16 @@ package dev.strata.engine.ops.convert;
  * @param clusterSectors         the target's cluster size in sectors (compressed writes are one
  *                               cluster each)
  * @param alignmentSectors       alignment of the ends of written runs, in sectors
+ * @param copyOffload            try copy offloading for data (-C): data chunks are copied as
+ *                               they are, without zero detection, in the kernel where both ends
+ *                               are host files; the first chunk that cannot be offloaded turns
+ *                               it off for the rest of the copy
+ * @param salvage                read errors become zeros, reported through a
+ *                               {@link SalvageReport} (--salvage)
+ * @param rateLimit              target write rate limit in bytes per second (-r); 0 = none
  */
 public record ConvertSettings(boolean compressed, int minSparseSectors, boolean targetHasBacking,
                               long targetBackingSize, boolean hasZeroInit, int workers, boolean inOrder,
-                              int bufferSectors, int clusterSectors, int alignmentSectors) {
+                              int bufferSectors, int clusterSectors, int alignmentSectors,
+                              boolean copyOffload, boolean salvage, long rateLimit) {
 }

@@ -1,5 +1,6 @@
 package dev.strata.engine.ops.convert;
 
+import dev.strata.engine.StrataException;
 import dev.strata.engine.image.Extent;
 import dev.strata.engine.image.Image;
 
@@ -71,6 +72,11 @@ final class ConvertSources {
         return images.get(part).blockStatusAt(offset, maxLength);
     }
 
+    /** Source {@code part} itself. */
+    Image image(int part) {
+        return images.get(part);
+    }
+
     /** Whether source {@code part} has a backing layer. */
     boolean hasBacking(int part) {
         return images.get(part).layers().size() > 1;
@@ -87,6 +93,42 @@ final class ConvertSources {
             images.get(part).read(slice, inPart);
             dst.position(dst.position() + n);
             pos += n;
+        }
+    }
+
+    /**
+     * Reads as {@link #read} does, but as qemu-img convert --salvage: a source range that fails
+     * is read again sector by sector, and each sector that still fails reads as zeros and is
+     * reported (offset within its source).
+     */
+    void readSalvaging(ByteBuffer dst, long offset, SalvageReport report) {
+        long pos = offset;
+        while (dst.hasRemaining()) {
+            int part = partAt(pos);
+            long inPart = pos - starts[part];
+            int n = (int) Math.min(dst.remaining(), sizes[part] - inPart);
+            ByteBuffer slice = dst.slice(dst.position(), n);
+            try {
+                images.get(part).read(slice, inPart);
+            } catch (StrataException e) {
+                readBySector(part, dst.slice(dst.position(), n), inPart, report);
+            }
+            dst.position(dst.position() + n);
+            pos += n;
+        }
+    }
+
+    private void readBySector(int part, ByteBuffer dst, long inPart, SalvageReport report) {
+        for (int p = 0; p < dst.limit(); p += ZeroScan.SECTOR) {
+            ByteBuffer sector = dst.slice(p, Math.min(ZeroScan.SECTOR, dst.limit() - p));
+            try {
+                images.get(part).read(sector, inPart + p);
+            } catch (StrataException e) {
+                for (int i = 0; i < sector.limit(); i++) {
+                    sector.put(i, (byte) 0);
+                }
+                report.readFailed(inPart + p, e.kind());
+            }
         }
     }
 }
