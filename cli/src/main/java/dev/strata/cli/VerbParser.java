@@ -23,7 +23,8 @@ import java.util.Map;
  * qemu-img's. Values land in the picocli model (the verb's annotated fields); non-option
  * arguments go, in getopt's permuted order, to the verb's first positional parameter.
  * {@code -h}/{@code --help} prints the global help at once and ends the verb with 0, as
- * qemu-img's {@code help()} does.
+ * qemu-img's {@code help()} does; so does a bad option for a {@link HelpOnBadOption} verb, after
+ * glibc's own diagnostic.
  */
 final class VerbParser {
     private VerbParser() {
@@ -68,6 +69,11 @@ final class VerbParser {
         System.arraycopy(args, 0, argv, 1, args.length);
         Getopt g = new Getopt(argv, optstring.toString(), longs);
         for (int c = g.next(); c != Getopt.END; c = g.next()) {
+            if ((c == Getopt.MISSING || c == Getopt.UNKNOWN) && verb instanceof HelpOnBadOption) {
+                ctx.unprefixedError(verbName + ": " + g.message());
+                HelpText.printHelp(ctx);
+                return 0;
+            }
             if (c == Getopt.MISSING) {
                 return Diagnostics.tryHelp(ctx, "missing argument for option '" + g.argv()[g.optind() - 1] + "'");
             }

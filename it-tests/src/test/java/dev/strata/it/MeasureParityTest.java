@@ -8,10 +8,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 /**
  * {@code strata-img measure} against {@code qemu-img measure}: every corpus image measured for
  * raw and for qcow2 targets with several option sets, human and JSON; {@code --size} values
- * with option combinations; and the argument and option errors.
+ * with option combinations; and the argument and option errors (bad options included: glibc's
+ * message, the help, exit 0).
  */
 class MeasureParityTest {
     private static final List<List<String>> TARGETS = List.of(
@@ -92,12 +95,46 @@ class MeasureParityTest {
                 Arguments.of(List.of("measure", "-O", "qcow2", "-o", "lazy_refcounts=maybe", "--size", "1G")),
                 Arguments.of(List.of("measure", "-O", "raw", "-o", "preallocation=foo", "--size", "1G")),
                 Arguments.of(List.of("measure", "-O", "qcow2", "-o", "size=5G", "--size", "1G")),
-                Arguments.of(List.of("measure", "-O", "qcow2", "target/corpus/none")));
+                Arguments.of(List.of("measure", "-O", "qcow2", "target/corpus/none")),
+                Arguments.of(List.of("measure", "--size", "abc", "-x")));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("errors")
     void errors(List<String> args) {
         Parity.assertSameAsQemu(args.toArray(String[]::new));
+    }
+
+    /** img_measure's getopt string has no ':': glibc's own diagnostic, then the help, exit 0. */
+    static Stream<Arguments> badOptions() {
+        return Stream.of(
+                Arguments.of(List.of("measure", "-x")),
+                Arguments.of(List.of("measure", "-x", "--size", "1G")),
+                Arguments.of(List.of("measure", "--size", "1G", "-qU")),
+                Arguments.of(List.of("measure", "--bogus", "--size", "1G")),
+                Arguments.of(List.of("measure", "--size=1G", "--bogus=3")),
+                Arguments.of(List.of("measure", "--size", "1G", "-o")),
+                Arguments.of(List.of("measure", "-O")),
+                Arguments.of(List.of("measure", "--size")),
+                Arguments.of(List.of("measure", "--size", "1G", "--output")),
+                Arguments.of(List.of("measure", "--o", "json", "--size", "1G")),
+                Arguments.of(List.of("measure", "--o=json", "--size", "1G")),
+                Arguments.of(List.of("measure", "--help=3")),
+                Arguments.of(List.of("measure", "--size", "1G", "--force-share=yes")));
+    }
+
+    /**
+     * The same diagnostic and exit code as qemu-img, and each tool's stdout is its own global
+     * help (the help texts differ by design: each lists its own formats).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badOptions")
+    void badOptions(List<String> args) {
+        Tools.Result qemu = Tools.qemuImg(args.toArray(String[]::new));
+        Tools.Result ours = InProcessCli.strataImg(args.toArray(String[]::new));
+        assertEquals(Parity.asStrata(qemu.stderr()), ours.stderr(), "stderr");
+        assertEquals(qemu.exitCode(), ours.exitCode(), "exit code");
+        assertEquals(Tools.qemuImg("--help").stdout(), qemu.stdout(), "qemu-img printed its help");
+        assertEquals(InProcessCli.strataImg("--help").stdout(), ours.stdout(), "strata-img printed its help");
     }
 }

@@ -1,6 +1,7 @@
 package dev.strata.cli.command;
 
 import dev.strata.cli.CliContext;
+import dev.strata.cli.HelpOnBadOption;
 import dev.strata.cli.OptionHook;
 import dev.strata.cli.SizeParser;
 import dev.strata.cli.output.QObjectJson;
@@ -24,10 +25,11 @@ import java.util.concurrent.Callable;
  * {@code -o} are checked as they come; then the argument rules, the source (opened read-only
  * with its chain, before the output format is looked at, as qemu does), the target options and
  * {@link MeasureOperation}. Output is "required size: N" / "fully allocated size: N" /
- * "bitmaps size: N", or qemu's JSON of BlockMeasureInfo.
+ * "bitmaps size: N", or qemu's JSON of BlockMeasureInfo. A bad option gets glibc's diagnostic,
+ * the global help and exit 0 (img_measure's getopt string has no ':' and '?' falls into help()).
  */
 @Command(name = "measure")
-public final class MeasureCommand implements Callable<Integer>, OptionHook {
+public final class MeasureCommand implements Callable<Integer>, OptionHook, HelpOnBadOption {
     private final CliContext ctx;
 
     @Option(names = {"-h", "--help"})

@@ -12,7 +12,8 @@ import java.util.List;
  *
  * <p>Optstrings are expected to start with ':' after any '+', as qemu-img's do: missing
  * arguments are reported as {@link #MISSING}, everything else as {@link #UNKNOWN}, and nothing
- * is printed here.
+ * is printed here. For the few qemu-img verbs whose optstring lacks the ':' (glibc then prints its
+ * own diagnostics), {@link #message()} gives the line glibc would have printed.
  */
 public final class Getopt {
     /** Returned for an unknown or ambiguous option, or an argument given to a flag. */
@@ -32,6 +33,7 @@ public final class Getopt {
     private String nextchar;
     private int firstNonopt = 1;
     private int lastNonopt = 1;
+    private String message;
 
     /**
      * A parser over {@code argv}; {@code argv[0]} is the program (or verb) name and is skipped.
@@ -54,6 +56,15 @@ public final class Getopt {
         return optarg;
     }
 
+    /**
+     * What glibc's getopt prints (after "argv[0]: ") when its optstring does not start with ':',
+     * for the {@link #UNKNOWN} or {@link #MISSING} just returned ("invalid option -- 'x'",
+     * "option '--size' requires an argument", ...); null after any other result.
+     */
+    public String message() {
+        return message;
+    }
+
     /** The (permuted) argument vector. */
     public String[] argv() {
         return argv;
@@ -66,6 +77,7 @@ public final class Getopt {
     /** The next option's key (a short option character or a long option's key), or END/UNKNOWN/MISSING. */
     public int next() {
         optarg = null;
+        message = null;
         int argc = argv.length;
         if (nextchar == null || nextchar.isEmpty()) {
             if (lastNonopt > optind) {
@@ -118,6 +130,7 @@ public final class Getopt {
             optind++;
         }
         if (idx < 0 || c == ':' || c == ';') {
+            message = "invalid option -- '" + c + "'";
             return UNKNOWN;
         }
         if (idx + 1 < optstring.length() && optstring.charAt(idx + 1) == ':') {
@@ -126,6 +139,7 @@ public final class Getopt {
                 optind++;
             } else if (optind == argc) {
                 nextchar = null;
+                message = "option requires an argument -- '" + c + "'";
                 return MISSING;
             } else {
                 optarg = argv[optind++];
@@ -147,22 +161,27 @@ public final class Getopt {
         }
         if (found == null) {
             boolean ambiguous = false;
+            StringBuilder possibilities = new StringBuilder();
             for (LongOption o : longOptions) {
                 if (o.name().startsWith(name)) {
                     if (found == null) {
                         found = o;
+                        possibilities.append(" '--").append(o.name()).append('\'');
                     } else if (found.hasArg() != o.hasArg() || found.key() != o.key()) {
                         ambiguous = true;
+                        possibilities.append(" '--").append(o.name()).append('\'');
                     }
                 }
             }
             if (ambiguous) {
+                message = "option '--" + nextchar + "' is ambiguous; possibilities:" + possibilities;
                 nextchar = null;
                 optind++;
                 return UNKNOWN;
             }
         }
         if (found == null) {
+            message = "unrecognized option '--" + nextchar + "'";
             nextchar = null;
             optind++;
             return UNKNOWN;
@@ -173,12 +192,14 @@ public final class Getopt {
             if (found.hasArg()) {
                 optarg = argv[optind - 1].substring(2 + eq + 1);
             } else {
+                message = "option '--" + found.name() + "' doesn't allow an argument";
                 return UNKNOWN;
             }
         } else if (found.hasArg()) {
             if (optind < argv.length) {
                 optarg = argv[optind++];
             } else {
+                message = "option '--" + found.name() + "' requires an argument";
                 return MISSING;
             }
         }
