@@ -5,23 +5,29 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * {@code strata-img check -r leaks|all} against real {@code qemu-img check -r} on twins. Each
  * image is made by real qemu-img/qemu-io and then made inconsistent the way qemu's own tests do:
  * an L2 entry cleared (its cluster leaks), a refcount block entry raised (leak) or lowered
- * (corruption; to zero it needs a refcount rebuild), OFLAG_COPIED cleared, the dirty bit set.
+ * (corruption; to zero it needs a refcount rebuild), OFLAG_COPIED cleared, the dirty bit set,
+ * refcount table entries zeroed, unaligned, past the end of the file or with reserved bits,
+ * refcount blocks overwritten, unaligned preallocated L2 entries (repaired while counting).
  * The same damaged image is repaired by qemu-img at one path, set aside, made again at the same
- * path and repaired by strata-img: stdout, stderr and exit code must match; then real
- * {@code qemu-img check} (human and JSON) must say the same of both results, and
+ * path and repaired by strata-img: stdout, stderr and exit code must match; then both files must
+ * be byte for byte the same, real {@code qemu-img check} (human and JSON) and
+ * {@code qemu-img map --output=json} must say the same of both results, and
  * {@code qemu-img compare} must find their contents identical (when qemu's result reads at all).
  */
 class CheckRepairParityTest {
@@ -75,13 +81,63 @@ class CheckRepairParityTest {
                 new Damage("L2 entry cleared", "cluster_size=4096", null, p -> clearL2Entry(p, 5)),
                 new Damage("L2 entry cleared", "extended_l2=on", null, p -> clearL2Entry(p, 1)),
                 new Damage("L2 entry cleared, subcluster bitmap left", "extended_l2=on", null,
-                        p -> p.putU64(l2EntryOffset(p, 1), 0)));
+                        p -> p.putU64(l2EntryOffset(p, 1), 0)),
+                // refcount structure rebuilds (-r all) and "need to rebuild" (-r leaks)
+                new Damage("refcount table entry zeroed", "", null, p -> p.putU64(reftableEntry(p, 0), 0)),
+                new Damage("refcount table entry zeroed", "refcount_bits=1", null, p -> p.putU64(reftableEntry(p, 0), 0)),
+                new Damage("refcount table entry zeroed", "refcount_bits=64", null,
+                        p -> p.putU64(reftableEntry(p, 0), 0)),
+                new Damage("refcount table entry zeroed", "compat=0.10", null, p -> p.putU64(reftableEntry(p, 0), 0)),
+                new Damage("refcount table entry zeroed", "extended_l2=on", null,
+                        p -> p.putU64(reftableEntry(p, 0), 0)),
+                new Damage("refcount table zeroed", "cluster_size=512", null, p -> {
+                    for (int i = 0; i < 64; i++) {
+                        p.putU64(reftableEntry(p, i), 0);
+                    }
+                }),
+                new Damage("second refcount block pointer zeroed", "cluster_size=512", null,
+                        p -> p.putU64(reftableEntry(p, 1), 0)),
+                new Damage("refcount table entry zeroed", "", "s1", p -> p.putU64(reftableEntry(p, 0), 0)),
+                new Damage("refcount table entry zeroed, dirty bit", "lazy_refcounts=on", null, p -> {
+                    p.putU64(reftableEntry(p, 0), 0);
+                    p.putU64(Qcow2Patcher.INCOMPATIBLE_FEATURES, p.u64(Qcow2Patcher.INCOMPATIBLE_FEATURES) | 1);
+                }),
+                new Damage("refcount block zeroed", "", null,
+                        p -> p.fill(p.firstRefcountBlock(), (int) p.clusterSize(), (byte) 0)),
+                new Damage("refcount block filled with 0xff", "", null,
+                        p -> p.fill(p.firstRefcountBlock(), (int) p.clusterSize(), (byte) 0xff)),
+                new Damage("refcount block half zeroed", "", null,
+                        p -> p.fill(p.firstRefcountBlock() + 8, 12, (byte) 0)),
+                new Damage("refcount table entry past EOF", "", null,
+                        p -> p.putU64(reftableEntry(p, 0), 0xf00000L)),
+                new Damage("refcount table entry unaligned", "", null,
+                        p -> p.putU64(reftableEntry(p, 0), p.u64(reftableEntry(p, 0)) + 0x200)),
+                new Damage("refcount table entry with reserved bits", "", null,
+                        p -> p.putU64(reftableEntry(p, 0), p.u64(reftableEntry(p, 0)) | 1)),
+                new Damage("refcount table entry far past EOF", "", null,
+                        p -> p.putU64(reftableEntry(p, 0), p.u64(reftableEntry(p, 0)) | (1L << 63))),
+                new Damage("refcount block pointer on the L2 table", "", null,
+                        p -> p.putU64(reftableEntry(p, 0), p.l2TableOffset(0))),
+                new Damage("L2 table refcount lowered to 0", "", null, p -> {
+                    long at = p.firstRefcountBlock() + 2 * (p.l2TableOffset(0) >>> p.clusterBits());
+                    p.putU16(at, 0);
+                }),
+                new Damage("unaligned preallocated L2 entry", "", null, p -> {
+                    long at = l2EntryOffset(p, 1);
+                    p.putU64(at, p.u64(at) + 0x200 | 1);
+                }),
+                new Damage("unaligned preallocated L2 entry", "extended_l2=on", null, p -> {
+                    long at = l2EntryOffset(p, 1);
+                    p.putU64(at, p.u64(at) + 0x200);
+                    p.putU64(at + 8, 0xffffffff00000000L);
+                }),
+                new Damage("unaligned data L2 entry", "", null, p -> {
+                    long at = l2EntryOffset(p, 1);
+                    p.putU64(at, p.u64(at) + 0x200);
+                }));
         List<Arguments> c = new ArrayList<>();
         for (Damage d : damages) {
             for (String mode : List.of("leaks", "all")) {
-                if (mode.equals("all") && (d.name().equals("refcount lowered to 0") || d.name().endsWith("bitmap left"))) {
-                    continue; // qemu rebuilds the refcount structure / repairs L2 entries: not implemented
-                }
                 c.add(Arguments.of(d, new String[] {"check", "-r", mode, IMAGE.toString()}));
                 c.add(Arguments.of(d, new String[] {"check", "-r", mode, "--output=json", IMAGE.toString()}));
             }
@@ -103,6 +159,8 @@ class CheckRepairParityTest {
         Files.move(IMAGE, QEMU_RESULT);
         make(damage);
         Parity.assertSame(qemu, InProcessCli.strataImg(args));
+        assertArrayEquals(bytesWithoutSnapshotTimes(QEMU_RESULT), bytesWithoutSnapshotTimes(IMAGE),
+                "image bytes after the repair");
 
         for (String output : List.of("human", "json")) {
             Tools.Result theirs = Tools.qemuImg("check", "--output=" + output, QEMU_RESULT.toString());
@@ -111,6 +169,10 @@ class CheckRepairParityTest {
             assertEquals(theirs.stderr(), ours.stderr(), output);
             assertEquals(theirs.exitCode(), ours.exitCode(), output);
         }
+        Tools.Result theirMap = Tools.qemuImg("map", "--output=json", QEMU_RESULT.toString());
+        Tools.Result ourMap = Tools.qemuImg("map", "--output=json", IMAGE.toString());
+        assertEquals(theirMap.stdout(), ourMap.stdout(), "map");
+        assertEquals(theirMap.exitCode(), ourMap.exitCode(), "map exit code");
         String theirs = QEMU_RESULT.toString();
         if (Tools.qemuImg("compare", "-f", "qcow2", "-F", "qcow2", theirs, theirs).exitCode() == 0) {
             // (an image still corrupt after qemu's repair may not even read: then there is nothing to compare)
@@ -162,6 +224,28 @@ class CheckRepairParityTest {
         try (Qcow2Patcher p = new Qcow2Patcher(IMAGE)) {
             d.patch().accept(p);
         }
+    }
+
+    /**
+     * The file's bytes with the first cluster of its snapshot table zeroed: the twins' snapshots
+     * were taken at different times.
+     */
+    static byte[] bytesWithoutSnapshotTimes(Path image) throws IOException {
+        byte[] b = Files.readAllBytes(image);
+        ByteBuffer header = ByteBuffer.wrap(b);
+        if (header.getInt(Qcow2Patcher.NB_SNAPSHOTS) > 0) {
+            long at = header.getLong(Qcow2Patcher.SNAPSHOTS_OFFSET);
+            long end = Math.min(b.length, at + (1L << header.getInt(Qcow2Patcher.CLUSTER_BITS)));
+            if (at >= 0 && at < end) {
+                Arrays.fill(b, (int) at, (int) end, (byte) 0);
+            }
+        }
+        return b;
+    }
+
+    /** Host offset of refcount table entry {@code index}. */
+    private static long reftableEntry(Qcow2Patcher p, int index) {
+        return p.u64(Qcow2Patcher.REFCOUNT_TABLE_OFFSET) + 8L * index;
     }
 
     /** Host offset of L2 entry {@code index} of the first L2 table (standard or extended entries). */

@@ -6,8 +6,8 @@ package dev.strata.engine.format.qcow2.check;
  * active L1 table and its L2 tables, the refcount table and every block it points to, even
  * damaged pointers, the snapshot table and snapshot L1 tables, the bitmap directory). Repairs
  * that write (refcount rebuild, L2 entry fixes) must not touch it: qemu would mark the image
- * corrupt and fail the write. Ranges are compared byte-wise after rounding the write out to whole
- * clusters, as qemu does.
+ * corrupt ("Preventing invalid write on metadata (overlaps with KIND)") and fail the write.
+ * Ranges are compared byte-wise after rounding the write out to whole clusters, as qemu does.
  */
 
 import dev.strata.engine.format.qcow2.Qcow2Header;
@@ -20,7 +20,20 @@ import java.util.List;
 
 /** The metadata ranges qemu's overlap check protects during a repair. */
 final class MetadataOverlap {
-    private record Range(long offset, long length, boolean activeL2) {
+    /** The kinds in the order qemu checks them, with qemu's names (metadata_ol_names). */
+    enum Kind {
+        HEADER("qcow2_header"), ACTIVE_L1("active L1 table"), REFCOUNT_TABLE("refcount table"),
+        SNAPSHOT_TABLE("snapshot table"), INACTIVE_L1("inactive L1 table"), ACTIVE_L2("active L2 table"),
+        REFCOUNT_BLOCK("refcount block"), BITMAP_DIRECTORY("bitmap directory");
+
+        final String qemuName;
+
+        Kind(String qemuName) {
+            this.qemuName = qemuName;
+        }
+    }
+
+    private record Range(long offset, long length, Kind kind) {
     }
 
     private final long clusterSize;
@@ -32,59 +45,62 @@ final class MetadataOverlap {
      */
     MetadataOverlap(Qcow2Header header, long[] l1, Qcow2SnapshotTable snapshots, StoredRefcounts reftable) {
         this.clusterSize = header.clusterSize();
-        add(0, clusterSize, false);
-        add(header.l1TableOffset(), header.l1Size() * 8, false);
-        add(header.refcountTableOffset(), (long) reftable.tableEntries() * 8, false);
-        add(snapshots.offset(), snapshots.size(), false);
+        add(0, clusterSize, Kind.HEADER);
+        add(header.l1TableOffset(), header.l1Size() * 8, Kind.ACTIVE_L1);
+        add(header.refcountTableOffset(), (long) reftable.tableEntries() * 8, Kind.REFCOUNT_TABLE);
+        add(snapshots.offset(), snapshots.size(), Kind.SNAPSHOT_TABLE);
         for (Qcow2SnapshotTable.Entry sn : snapshots.entries()) {
-            add(sn.l1TableOffset(), sn.l1Size() * 8, false);
+            add(sn.l1TableOffset(), sn.l1Size() * 8, Kind.INACTIVE_L1);
         }
         for (long entry : l1) {
             long l2 = entry & Qcow2L2Entry.L1_OFFSET_MASK;
             if (l2 != 0) {
-                add(l2, clusterSize, true);
+                add(l2, clusterSize, Kind.ACTIVE_L2);
             }
         }
         for (int i = 0; i < reftable.tableEntries(); i++) {
             long block = reftable.tableEntry(i) & StoredRefcounts.REFT_OFFSET_MASK;
             if (block != 0) {
-                add(block, clusterSize, false);
+                add(block, clusterSize, Kind.REFCOUNT_BLOCK);
             }
         }
         Qcow2HeaderExtension.BitmapsExtension bitmaps = header.bitmapsExtension();
         if (bitmaps != null && header.bitmapsConsistent()) {
-            add(bitmaps.directoryOffset(), bitmaps.directorySize(), false);
+            add(bitmaps.directoryOffset(), bitmaps.directorySize(), Kind.BITMAP_DIRECTORY);
         }
     }
 
-    private void add(long offset, long length, boolean activeL2) {
+    private void add(long offset, long length, Kind kind) {
         if (length > 0) {
-            ranges.add(new Range(offset, length, activeL2));
+            ranges.add(new Range(offset, length, kind));
         }
     }
 
     /**
-     * Whether writing {@code [offset, offset + length)} overlaps protected metadata.
+     * The metadata that writing {@code [offset, offset + length)} overlaps (the first kind in
+     * qemu's order), or null.
      *
      * @param ignoreActiveL2 true for a write into an active L2 table (qemu's ign bit)
      */
-    boolean overlaps(long offset, long length, boolean ignoreActiveL2) {
+    Kind overlap(long offset, long length, boolean ignoreActiveL2) {
         if (length == 0) {
-            return false;
+            return null;
         }
+        Kind found = null;
         long start = offset & -clusterSize;
         long end = saturatedAdd(saturatedAdd(offset, length), clusterSize - 1);
         end = end == -1L ? end : end & -clusterSize;
         for (Range r : ranges) {
-            if (ignoreActiveL2 && r.activeL2()) {
+            if (ignoreActiveL2 && r.kind() == Kind.ACTIVE_L2) {
                 continue;
             }
             long rEnd = saturatedAdd(r.offset(), r.length());
-            if (Long.compareUnsigned(start, rEnd) < 0 && Long.compareUnsigned(r.offset(), end) < 0) {
-                return true;
+            if (Long.compareUnsigned(start, rEnd) < 0 && Long.compareUnsigned(r.offset(), end) < 0
+                    && (found == null || r.kind().ordinal() < found.ordinal())) {
+                found = r.kind();
             }
         }
-        return false;
+        return found;
     }
 
     private static long saturatedAdd(long a, long b) {

@@ -20,13 +20,16 @@ package dev.strata.engine.format.qcow2.check;
  *  - with no corruption or check error left, the dirty and corrupt header bits are cleared
  *    (qcow2_mark_clean, qcow2_mark_consistent).
  *
- * A dry run (same steps, no writes, output kept back) comes first, so that what strata cannot do
- * as qemu does is refused before anything is printed or written: a damaged snapshot table (qemu
- * repairs it in qcow2_check_read_snapshot_table), a repair write that qemu's overlap check would
- * stop except where the outcome is known (a rebuild after the corruption event of an unaligned
- * refcount block: qemu fails writing the refblock), and growing the file past 1 TiB. The check
- * then ends as aborted (ENOTSUP): "repairing ... is not supported by strata-img; the image was
- * not changed".
+ * A repair write that qemu's overlap check would stop (the old metadata is what it protects:
+ * MetadataOverlap) is a fatal corruption event, as in qemu: the image is marked corrupt and the
+ * check fails. Like qemu-img, which closes the image after the check (qcow2_inactivate), check
+ * -r clears the dirty bit at the end unless the image was marked corrupt.
+ *
+ * A dry run of the counting (no writes, output kept back) comes first, so that what strata cannot
+ * do as qemu does is refused before anything is printed or written: a damaged snapshot table
+ * (qemu repairs it in qcow2_check_read_snapshot_table) and growing the file past 1 TiB for a
+ * refcount block pointer. The check then ends as aborted (ENOTSUP): "repairing ... is not
+ * supported by strata-img; the image was not changed".
  */
 
 import dev.strata.engine.ErrorKind;
@@ -40,8 +43,6 @@ import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
-import java.util.HashSet;
-import java.util.Set;
 
 /** Checks and repairs one qcow2 image file opened read-write. */
 public final class Qcow2Repair {
@@ -57,6 +58,8 @@ public final class Qcow2Repair {
     private final RepairMode mode;
     private final CheckListener out;
     private final RepairTally tally = new RepairTally();
+    /** Whether a fatal corruption event was signalled (qemu then suppresses later ones). */
+    private boolean corruptionSignaled;
 
     private Qcow2Repair(Storage file, Qcow2Header header, RepairMode mode, CheckListener out) {
         this.file = file;
@@ -67,7 +70,8 @@ public final class Qcow2Repair {
 
     /**
      * Checks {@code file} and repairs what {@code mode} allows, as qemu-img check -r does before
-     * its second, plain check (and as qemu's open does for a dirty image, with {@code ALL}).
+     * its second, plain check, including what qemu does when it closes the image afterwards
+     * (the dirty bit is cleared unless the image was marked corrupt).
      *
      * @param file the image file, opened read-write (the caller has opened the image as
      *             qemu-img check opens it)
@@ -76,18 +80,42 @@ public final class Qcow2Repair {
      *         ENOTSUP for inconsistencies whose repair is not implemented
      */
     public static CheckOutcome repair(Storage file, RepairMode mode, CheckListener out) {
+        return repair(file, mode, out, true);
+    }
+
+    /**
+     * The repair qemu's open runs on a dirty image opened read-write (BDRV_FIX_ERRORS |
+     * BDRV_FIX_LEAKS); the image stays open, so nothing of the close happens here.
+     *
+     * @return as {@link #repair(Storage, RepairMode, CheckListener)}; qemu fails the open when
+     *         this is aborted or reports check errors
+     */
+    public static CheckOutcome repairOnOpen(Storage file, CheckListener out) {
+        return repair(file, RepairMode.ALL, out, false);
+    }
+
+    private static CheckOutcome repair(Storage file, RepairMode mode, CheckListener out, boolean close) {
         Qcow2Header header = Qcow2Header.parse(file, true);
         Qcow2Repair r = new Qcow2Repair(file, header, mode, out);
+        Qcow2SnapshotTable snapshots;
         try {
-            Qcow2SnapshotTable snapshots = r.readSnapshotTable();
+            snapshots = r.readSnapshotTable();
             r.refuseWhatStrataCannotRepair(snapshots);
-            r.run(snapshots);
         } catch (CheckAbort e) {
-            file.flush();
-            return new CheckOutcome.Aborted(e.kind, e.reason);
+            return new CheckOutcome.Aborted(e.kind, e.reason); // nothing written
+        }
+        CheckOutcome outcome;
+        try {
+            r.run(snapshots);
+            outcome = new CheckOutcome.Completed(r.tally.toReport());
+        } catch (CheckAbort e) {
+            outcome = new CheckOutcome.Aborted(e.kind, e.reason);
+        }
+        if (close && !r.corruptionSignaled) {
+            r.clearHeaderBits(Qcow2FeatureBits.INCOMPAT_DIRTY); // qcow2_inactivate's qcow2_mark_clean
         }
         file.flush();
-        return new CheckOutcome.Completed(r.tally.toReport());
+        return outcome;
     }
 
     /** The repair's own pass, writing as qemu writes. */
@@ -107,7 +135,7 @@ public final class Qcow2Repair {
 
         CheckTally beforeCompare = tally.snapshot();
         RefcountComparison comparison = new RefcountComparison(file, header, counter.fileLength(), stored, tally.check,
-                out).fatalOnCorruption(this::markCorrupt);
+                out).fatalOnCorruption(this::signalCorruption);
         long highest = comparison.compare(refs);
         boolean rebuild = counter.needsRebuild() || comparison.needsRebuild();
         if (rebuild && mode == RepairMode.ALL) {
@@ -129,7 +157,7 @@ public final class Qcow2Repair {
         new CopiedFlagRepair(file, now, file.size(), storedRefcounts(now), tally, out).run(repairFlags);
         tally.check.imageEndOffset = (highest + 1) * clusterSize;
         if (tally.check.checkErrors == 0 && tally.check.corruptions == 0) {
-            markCleanAndConsistent();
+            clearHeaderBits(Qcow2FeatureBits.INCOMPAT_DIRTY | Qcow2FeatureBits.INCOMPAT_CORRUPT);
         }
     }
 
@@ -146,8 +174,11 @@ public final class Qcow2Repair {
         RefcountRebuild plan = RefcountRebuild.plan(refs, header.clusterBits(), (int) header.refcountOrder());
         int stop = firstOverlap(plan, overlap);
         if (stop >= 0) {
-            // only after the corruption event (refused otherwise): qemu's overlap check fails the write
+            // qemu's overlap check stops this write (the old structure is what it protects)
             plan.apply(file, stop);
+            RefcountRebuild.Write w = plan.writes().get(stop);
+            signalCorruption("Preventing invalid write on metadata (overlaps with "
+                    + overlap.overlap(w.offset(), w.data().length, false).qemuName + ")");
             out.error(plan.writes().get(stop).reftable() ? "ERROR writing reftable: Input/output error"
                     : "ERROR writing refblock: Input/output error");
             tally.check.checkErrors++;
@@ -183,7 +214,7 @@ public final class Qcow2Repair {
     private static int firstOverlap(RefcountRebuild plan, MetadataOverlap overlap) {
         for (int i = 0; i < plan.writes().size(); i++) {
             RefcountRebuild.Write w = plan.writes().get(i);
-            if (overlap.overlaps(w.offset(), w.data().length, false)) {
+            if (overlap.overlap(w.offset(), w.data().length, false) != null) {
                 return i;
             }
         }
@@ -191,8 +222,8 @@ public final class Qcow2Repair {
     }
 
     /**
-     * The dry run: the same counting, comparison and rebuild plan without writing or printing,
-     * to refuse (before anything happens) what strata cannot repair the way qemu does.
+     * The dry run: the same counting without writing or printing, to refuse (before anything
+     * happens) what strata cannot repair the way qemu does.
      */
     private void refuseWhatStrataCannotRepair(Qcow2SnapshotTable snapshots) throws CheckAbort {
         long fileLength = file.size();
@@ -203,8 +234,7 @@ public final class Qcow2Repair {
         CheckListener silent = CheckListener.ignoring();
         StoredRefcounts stored = storedRefcounts(header);
         ComputedRefcounts refs = newRefcounts(fileLength);
-        MetadataOverlap overlap = overlapOf(snapshots, stored);
-        DryRepairs repairs = new DryRepairs(overlap);
+        DryRepairs repairs = new DryRepairs();
         ReferenceCounter counter = new ReferenceCounter(file, header, fileLength, refs, dry, silent);
         if (mode == RepairMode.ALL) {
             counter.repairingWith(repairs);
@@ -212,24 +242,10 @@ public final class Qcow2Repair {
         try {
             counter.countAll(snapshots, stored);
         } catch (CheckAbort e) {
-            if (repairs.overlapRefused) {
-                throw notSupported("an L2 entry whose repair would overwrite other metadata");
-            }
             return; // the real run stops at the same place, printing what qemu prints
         }
         if (repairs.grownTo > MAX_GROWN_FILE) {
             throw notSupported("a refcount block pointer this far past the end of the file");
-        }
-        RefcountComparison comparison = new RefcountComparison(file, header, counter.fileLength(), stored, dry, silent)
-                .fatalOnCorruption(() -> { });
-        comparison.compare(refs);
-        boolean rebuild = counter.needsRebuild() || comparison.needsRebuild();
-        if (rebuild && mode == RepairMode.ALL) {
-            RefcountRebuild plan = RefcountRebuild.plan(refs, header.clusterBits(), (int) header.refcountOrder());
-            boolean stopped = firstOverlap(plan, overlap) >= 0;
-            if (stopped != comparison.signaledCorruption()) {
-                throw notSupported("a refcount structure whose rebuild would overwrite damaged metadata");
-            }
         }
     }
 
@@ -268,21 +284,29 @@ public final class Qcow2Repair {
         return new MetadataOverlap(header, l1, snapshots, stored);
     }
 
-    /** qcow2_mark_corrupt after a fatal corruption event (v2 headers have no feature bits). */
-    private void markCorrupt() {
+    /**
+     * qcow2_signal_corruption on an image open read-write: the fatal line (once) and
+     * qcow2_mark_corrupt (v2 headers have no feature bits).
+     */
+    private void signalCorruption(String reason) {
+        if (corruptionSignaled) {
+            return;
+        }
+        corruptionSignaled = true;
+        out.line("qcow2: Marking image as corrupt: " + reason + "; further corruption events will be suppressed");
         if (header.version() >= 3) {
             long bits = Qcow2Header.parse(file, true).incompatibleFeatures() | Qcow2FeatureBits.INCOMPAT_CORRUPT;
             file.write(ByteBuffer.allocate(8).putLong(0, bits), INCOMPATIBLE_FEATURES_FIELD);
         }
     }
 
-    /** qcow2_mark_clean and qcow2_mark_consistent: clears the dirty and corrupt bits (v3 only). */
-    private void markCleanAndConsistent() {
+    /** Clears incompatible feature bits (qcow2_mark_clean, qcow2_mark_consistent; v3 only). */
+    private void clearHeaderBits(long which) {
         if (header.version() < 3) {
             return;
         }
         long bits = Qcow2Header.parse(file, true).incompatibleFeatures();
-        long cleared = bits & ~(Qcow2FeatureBits.INCOMPAT_DIRTY | Qcow2FeatureBits.INCOMPAT_CORRUPT);
+        long cleared = bits & ~which;
         if (cleared != bits) {
             file.write(ByteBuffer.allocate(8).putLong(0, cleared), INCOMPATIBLE_FEATURES_FIELD);
         }
@@ -303,8 +327,10 @@ public final class Qcow2Repair {
 
         @Override
         public boolean writeL2Entry(long offset, byte[] entry, boolean active) {
-            if (overlap.overlaps(offset, entry.length, active)) {
-                return false; // refused by the dry run before anything was written
+            MetadataOverlap.Kind kind = overlap.overlap(offset, entry.length, active);
+            if (kind != null) {
+                signalCorruption("Preventing invalid write on metadata (overlaps with " + kind.qemuName + ")");
+                return false;
             }
             file.write(ByteBuffer.wrap(entry), offset);
             file.flush();
@@ -317,28 +343,12 @@ public final class Qcow2Repair {
         }
     }
 
-    /** The counting repairs of the dry run: nothing written, what would happen noted. */
+    /** The counting repairs of the dry run: nothing written, the file's growth noted. */
     private static final class DryRepairs implements ReferenceCounter.CountingRepairs {
-        private final MetadataOverlap overlap;
-        /** Entries already repaired (a shared L2 table is read again from the repaired file). */
-        private final Set<Long> repaired = new HashSet<>();
-        boolean overlapRefused;
         long grownTo;
-
-        DryRepairs(MetadataOverlap overlap) {
-            this.overlap = overlap;
-        }
 
         @Override
         public boolean writeL2Entry(long offset, byte[] entry, boolean active) {
-            if (repaired.contains(offset)) {
-                return true;
-            }
-            if (overlap.overlaps(offset, entry.length, active)) {
-                overlapRefused = true;
-                return false;
-            }
-            repaired.add(offset);
             return true;
         }
 

@@ -22,6 +22,7 @@ import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
+import java.util.function.Consumer;
 
 /** Compares recounted and stored refcounts and checks OFLAG_COPIED. */
 final class RefcountComparison {
@@ -32,7 +33,7 @@ final class RefcountComparison {
     private final CheckTally tally;
     private final CheckListener out;
     private boolean signaledCorruption;
-    private Runnable markCorrupt;
+    private Consumer<String> fatalSignal;
     private boolean rebuild;
 
     RefcountComparison(Storage file, Qcow2Header header, long fileLength, StoredRefcounts stored, CheckTally tally,
@@ -46,19 +47,14 @@ final class RefcountComparison {
     }
 
     /**
-     * Makes corruption events fatal (the image is open read-write): {@code mark} sets the
-     * corrupt bit.
+     * Makes corruption events fatal (the image is open read-write): {@code signal} gets the
+     * reason, prints qemu's fatal line and marks the image corrupt.
      *
      * @return this comparison
      */
-    RefcountComparison fatalOnCorruption(Runnable mark) {
-        this.markCorrupt = mark;
+    RefcountComparison fatalOnCorruption(Consumer<String> signal) {
+        this.fatalSignal = signal;
         return this;
-    }
-
-    /** Whether a corruption event was signalled. */
-    boolean signaledCorruption() {
-        return signaledCorruption;
     }
 
     /** Whether the comparison found a referenced cluster with stored refcount 0. */
@@ -186,9 +182,8 @@ final class RefcountComparison {
         signaledCorruption = true;
         String reason = "Refblock offset " + Hex.alt(e.blockOffset) + " unaligned (reftable index: "
                 + Hex.alt(e.tableIndex) + ")";
-        if (markCorrupt != null) {
-            out.line("qcow2: Marking image as corrupt: " + reason + "; further corruption events will be suppressed");
-            markCorrupt.run();
+        if (fatalSignal != null) {
+            fatalSignal.accept(reason);
         } else {
             out.line("qcow2: Image is corrupt: " + reason + "; further non-fatal corruption events will be suppressed");
         }
