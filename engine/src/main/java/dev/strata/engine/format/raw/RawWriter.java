@@ -64,8 +64,12 @@ final class RawWriter implements LayerWriter {
     @Override
     public void resize(long newSize, Preallocation preallocation) {
         long old = file.size();
+        // Every refusal comes before the file is touched.
         if (newSize < old && preallocation != Preallocation.OFF) {
             throw StrataException.unsupported("Preallocation can only be used for growing images");
+        }
+        if (preallocation == Preallocation.METADATA) {
+            throw StrataException.unsupported("Unsupported preallocation mode: metadata");
         }
         file.truncate(newSize);
         if (newSize > old) {
@@ -76,8 +80,6 @@ final class RawWriter implements LayerWriter {
                 case FULL:
                     Storage.writeZeros(file, old, newSize - old);
                     break;
-                case METADATA:
-                    throw StrataException.unsupported("Unsupported preallocation mode 'metadata'");
                 default:
                     break;
             }
