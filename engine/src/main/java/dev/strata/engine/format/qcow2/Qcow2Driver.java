@@ -27,6 +27,12 @@ package dev.strata.engine.format.qcow2;
  * header extensions (before the data file), an AES image after the data file. Metadata-only
  * opens skip the key, and then map() answers from metadata while reads of encrypted data fail.
  *
+ * Dirty images: a read-write open for I/O of an image whose dirty bit is set (lazy refcounts
+ * not written back) first repairs it as qemu's open does (Qcow2Repair.repairOnOpen: recount,
+ * fix leaks and errors, rebuild the refcount structure if needed, clear the bit when nothing is
+ * left wrong), then reads the metadata again; a failed repair fails the open with qemu's
+ * "Could not repair dirty image: ...". A read-only open never writes.
+ *
  * Writing: a read-write open (not noIo) also builds a Qcow2Writer over the same L1 table, L2
  * cache and mapper, so reads see every write at once; the writer re-reads the header after it
  * changes it and tells the driver (virtual size, L1, feature bits). close() flushes it first.
@@ -45,6 +51,9 @@ import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Mapping;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.SnapshotInfo;
+import dev.strata.engine.format.qcow2.check.Qcow2Repair;
+import dev.strata.engine.ops.check.CheckListener;
+import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.storage.FileStorage;
 import dev.strata.engine.storage.Storage;
 
@@ -122,18 +131,17 @@ public final class Qcow2Driver implements FormatDriver {
      *         corrupt image opened for writing (read-only opens of corrupt images are allowed);
      *         the data file's open error ("Could not open 'NAME': No such file or directory");
      *         EINVAL "Parameter 'encrypt.key-secret' is required for cipher" for an encrypted
-     *         image opened for I/O
+     *         image opened for I/O; "Could not repair dirty image: REASON" when a dirty image
+     *         opened read-write cannot be repaired
      */
     public static Qcow2Driver open(Storage file, OpenOptions options) {
+        return open(file, options, true);
+    }
+
+    private static Qcow2Driver open(Storage file, OpenOptions options, boolean repairIfDirty) {
         Qcow2Header header = Qcow2Header.parse(file);
         if (header.corrupt() && !options.readOnly()) {
             throw new StrataException(ErrorKind.EACCES, "qcow2: Image is corrupt; cannot be opened read/write");
-        }
-        if (header.dirty() && !options.readOnly() && !options.noIo()) {
-            // qemu repairs the refcounts of a dirty lazy-refcounts image when it opens it
-            // read-write; writing without that repair could reuse clusters still in use.
-            throw new StrataException(ErrorKind.ENOTSUP, "qcow2: Image is dirty (lazy refcounts not written back);"
-                    + " repairing it on a read-write open is not supported yet: run 'qemu-img check -r all' first");
         }
         boolean io = !options.noIo();
         Qcow2L1Table l1 = Qcow2L1Table.parse(file, header.l1TableOffset(), header.l1Size());
@@ -158,12 +166,34 @@ public final class Qcow2Driver implements FormatDriver {
                     header.nbSnapshots());
             Qcow2BitmapDirectory bitmaps = Qcow2BitmapDirectory.parse(file, header);
             bitmaps.checkTables(file, header.clusterSize(), header.virtualSize());
-            return new Qcow2Driver(file, header, l1, luks, dataFile, snapshots, bitmaps, options);
+            if (!(repairIfDirty && header.dirty() && !options.readOnly() && io)) {
+                return new Qcow2Driver(file, header, l1, luks, dataFile, snapshots, bitmaps, options);
+            }
+            repairDirty(file);
         } catch (RuntimeException e) {
             if (dataFile != null) {
                 dataFile.close();
             }
             throw e;
+        }
+        if (dataFile != null) {
+            dataFile.close();
+        }
+        return open(file, options, false); // metadata changed: read it again
+    }
+
+    /**
+     * qemu's qcow2_do_open for a dirty image opened read-write: the check with BDRV_FIX_ERRORS |
+     * BDRV_FIX_LEAKS; the open fails when the check fails or leaves check errors. The image keeps
+     * its dirty bit when corruptions remain (qemu clears it when it closes the image).
+     */
+    private static void repairDirty(Storage file) {
+        CheckOutcome outcome = Qcow2Repair.repairOnOpen(file, CheckListener.ignoring());
+        if (outcome instanceof CheckOutcome.Aborted a) {
+            throw new StrataException(a.kind(), "Could not repair dirty image: " + a.reason());
+        }
+        if (outcome instanceof CheckOutcome.Completed c && c.report().checkErrors() > 0) {
+            throw new StrataException(ErrorKind.EIO, "Could not repair dirty image: Input/output error");
         }
     }
 
