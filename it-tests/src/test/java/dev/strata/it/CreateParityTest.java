@@ -191,6 +191,78 @@ class CreateParityTest {
         }
     }
 
+    /**
+     * qcow2 with an external data file, data_file_raw=on among them (qemu then preallocates the
+     * metadata, a 1:1 mapping), and falloc/full (metadata mapped, the data file grown with the
+     * preallocation, the tail of the last new cluster zeroed as qemu's copy-on-write does):
+     * both files byte for byte (the header names the data file; the two side directories have
+     * names of one length), the data file's host layout (map of it as raw), info and check.
+     */
+    static Stream<Arguments> dataFileLayouts() {
+        List<Arguments> c = new ArrayList<>();
+        for (String prealloc : List.of("", ",preallocation=off", ",preallocation=metadata", ",preallocation=falloc",
+                ",preallocation=full")) {
+            for (String size : List.of("3M", "1000k", "1")) {
+                c.add(Arguments.of("data_file_raw=on" + prealloc, size));
+            }
+        }
+        c.add(Arguments.of("data_file_raw=on,cluster_size=4k", "1000k"));
+        c.add(Arguments.of("data_file_raw=on,cluster_size=2M,preallocation=falloc", "5M"));
+        c.add(Arguments.of("data_file_raw=on,extended_l2=on", "1000k"));
+        c.add(Arguments.of("data_file_raw=on,extended_l2=on,preallocation=falloc", "1000k"));
+        c.add(Arguments.of("data_file_raw=on,cluster_size=512,preallocation=full", "1M"));
+        c.add(Arguments.of("data_file_raw=on,compat=1.1,lazy_refcounts=on,refcount_bits=1", "2M"));
+        c.add(Arguments.of("data_file_raw=off,preallocation=falloc", "1000k"));
+        c.add(Arguments.of("preallocation=full", "3M"));
+        c.add(Arguments.of("preallocation=metadata", "1000k"));
+        return c.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dataFileLayouts")
+    void dataFileLayout(String options, String size) throws IOException {
+        Path caseDir = ROOT.resolve("data-file-" + NEXT.incrementAndGet());
+        Path q = Files.createDirectories(caseDir.resolve("qside")).toAbsolutePath();
+        Path s = Files.createDirectories(caseDir.resolve("sside")).toAbsolutePath();
+        Tools.Result qemu = Tools.qemuImg("create", "-f", "qcow2", "-o", "data_file=" + q.resolve("d.data") + ","
+                + options, q.resolve("i.qcow2").toString(), size);
+        Tools.Result ours = InProcessCli.strataImg("create", "-f", "qcow2", "-o", "data_file=" + s.resolve("d.data")
+                + "," + options, s.resolve("i.qcow2").toString(), size);
+        assertEquals(0, qemu.exitCode(), qemu.stderr());
+        Parity.assertSame(swapped(qemu, q, s), ours);
+        assertEquals(-1L, Files.mismatch(q.resolve("d.data"), s.resolve("d.data")), "data file bytes");
+        String qemuImage = Files.readString(q.resolve("i.qcow2"), java.nio.charset.StandardCharsets.ISO_8859_1)
+                .replace(q.toString(), s.toString());
+        String ourImage = Files.readString(s.resolve("i.qcow2"), java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertEquals(qemuImage.length(), ourImage.length(), "image file size");
+        assertEquals(true, qemuImage.equals(ourImage), () -> "image bytes differ first at "
+                + firstDifference(qemuImage, ourImage));
+        for (String[] args : List.of(new String[] {"map", "-f", "raw", "--output=json", "d.data"},
+                new String[] {"info", "--output=json", "i.qcow2"}, new String[] {"check", "i.qcow2"})) {
+            String[] qa = args.clone();
+            String[] sa = args.clone();
+            qa[qa.length - 1] = q.resolve(args[args.length - 1]).toString();
+            sa[sa.length - 1] = s.resolve(args[args.length - 1]).toString();
+            Tools.Result qr = swapped(Tools.qemuImg(qa), q, s);
+            Tools.Result sr = Tools.qemuImg(sa);
+            assertEquals(qr.exitCode() + qr.stdout() + qr.stderr(), sr.exitCode() + sr.stdout() + sr.stderr(),
+                    String.join(" ", args));
+        }
+    }
+
+    private static int firstDifference(String a, String b) {
+        int i = 0;
+        while (i < Math.min(a.length(), b.length()) && a.charAt(i) == b.charAt(i)) {
+            i++;
+        }
+        return i;
+    }
+
+    private static Tools.Result swapped(Tools.Result r, Path from, Path to) {
+        return new Tools.Result(r.command(), r.exitCode(), r.stdout().replace(from.toString(), to.toString()),
+                r.stderr().replace(from.toString(), to.toString()), r.timedOut());
+    }
+
     private static Path prepare(Path dir) throws IOException {
         Files.createDirectories(dir);
         Tools.qemuImg("create", "-q", "-f", "raw", dir.resolve("base.raw").toString(), "10M").orFail();

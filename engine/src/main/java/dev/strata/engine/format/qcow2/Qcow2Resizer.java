@@ -13,6 +13,9 @@ package dev.strata.engine.format.qcow2;
  *    switched, old table freed);
  *  - preallocation=metadata: per L2 table, the table first and then one contiguous run of data
  *    clusters, mapped with OFLAG_COPIED (preallocate_co); the file is extended to the last one;
+ *  - with an external data file, metadata/falloc/full all map the clusters 1:1, zero the tail
+ *    of the last new cluster in the data file, then grow it to the new size sparse, with
+ *    fallocate or with zeros (preallocate_co);
  *  - falloc/full: new self-covering refcount structures sized for everything at the end of the
  *    used file (qcow2_refcount_area with exact size), the data area allocated right after them,
  *    the file grown with fallocate/zeros, then the L2 entries linked;
@@ -145,8 +148,52 @@ final class Qcow2Resizer {
         }
     }
 
-    /** preallocate_co: per L2 table, the table and then its data clusters. */
+    /** preallocate_co with mode metadata: the data file only grows (sparse) to the last cluster. */
     private void preallocateMetadata(long from, long to) {
+        if (s.externalData) {
+            preallocateExternal(from, to, Preallocation.METADATA);
+            return;
+        }
+        long lastHostEnd = mapPreallocated(from, to);
+        if (s.data.size() < lastHostEnd) {
+            s.data.truncate(lastHostEnd);
+        }
+    }
+
+    /**
+     * preallocate_co over an external data file (mapped 1:1): the metadata is allocated; the
+     * part of the last new (sub)cluster past the new end is written with zeros, as qemu's
+     * copy-on-write of that tail does; then, if the data file is still shorter than the new
+     * size, it is grown to it with the preallocation asked for (metadata: sparse).
+     */
+    private void preallocateExternal(long from, long to, Preallocation prealloc) {
+        long lastHostEnd = mapPreallocated(from, to);
+        if (lastHostEnd > to) {
+            Storage.writeZeros(s.data, to, lastHostEnd - to);
+        }
+        long current = s.data.size();
+        if (to <= current) {
+            return;
+        }
+        switch (prealloc) {
+            case FALLOC:
+                s.data.preallocate(current, to - current);
+                break;
+            case FULL:
+                Storage.writeZeros(s.data, current, to - current);
+                break;
+            default:
+                s.data.truncate(to);
+                break;
+        }
+    }
+
+    /**
+     * preallocate_co's mapping: per L2 table, the table and then its data clusters.
+     *
+     * @return the end of the last host cluster mapped
+     */
+    private long mapPreallocated(long from, long to) {
         long cs = s.clusterSize;
         long pos = from;
         long lastHostEnd = 0;
@@ -158,21 +205,14 @@ final class Qcow2Resizer {
             lastHostEnd = Math.max(lastHostEnd, hostEnd);
             pos = end;
         }
-        if (s.data.size() < lastHostEnd) {
-            s.data.truncate(lastHostEnd);
-        }
+        return lastHostEnd;
     }
 
     /** The falloc/full branch of qcow2_co_truncate. */
     private void preallocateData(long oldLength, long newSize, Preallocation prealloc) {
         long cs = s.clusterSize;
         if (s.externalData) {
-            s.data.truncate(newSize);
-            if (prealloc == Preallocation.FALLOC) {
-                s.data.preallocate(oldLength, newSize - oldLength);
-            } else {
-                Storage.writeZeros(s.data, oldLength, newSize - oldLength);
-            }
+            preallocateExternal(oldLength, newSize, prealloc);
             return;
         }
         long oldFileSize = (s.file.size() + cs - 1) & ~(cs - 1);
