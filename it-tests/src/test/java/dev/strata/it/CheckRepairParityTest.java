@@ -131,6 +131,15 @@ class CheckRepairParityTest {
                     p.putU64(at, p.u64(at) + 0x200);
                     p.putU64(at + 8, 0xffffffff00000000L);
                 }),
+                // corruptions -r all only reports (it used to be refused before qemu's flow was complete)
+                new Damage("L2 entry with a reserved bit", "", null,
+                        p -> p.putU64(l2EntryOffset(p, 1), p.u64(l2EntryOffset(p, 1)) | 2)),
+                new Damage("L1 entry with reserved bits", "", null,
+                        p -> p.putU64(p.l1EntryOffset(0), p.u64(p.l1EntryOffset(0)) | (1L << 60))),
+                new Damage("L1 entry unaligned", "", null,
+                        p -> p.putU64(p.l1EntryOffset(0), p.u64(p.l1EntryOffset(0)) + 0x200)),
+                new Damage("L2 entry far past EOF", "", null,
+                        p -> p.putU64(l2EntryOffset(p, 2), (1L << 63) | 0x10000000L)),
                 new Damage("unaligned data L2 entry", "", null, p -> {
                     long at = l2EntryOffset(p, 1);
                     p.putU64(at, p.u64(at) + 0x200);
