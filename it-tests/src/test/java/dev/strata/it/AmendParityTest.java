@@ -159,27 +159,24 @@ class AmendParityTest {
         add(c, "q.qcow2", "q.qcow2", "-o");
         add(c, "q.qcow2", "--force", "-o", "compat=0.10", "q.qcow2");
         add(c, "q.qcow2", "--object", "secret,id=s0,data=x", "-o", "compat=0.10", "q.qcow2");
+        // a new refcount block makes the allocation search again from the clusters it chose
+        add(c, "c512.qcow2", "-p", "-o", "refcount_bits=64", "c512.qcow2");
+        add(c, "c512.qcow2", "-o", "refcount_bits=1", "c512.qcow2");
         return c.stream();
     }
 
     /**
      * Cases where strata's shared write path still differs from qemu 7.2 (not in amend's own
-     * code): an allocation that needs a new refcount block retries from the cluster it first
-     * chose in qemu (update_refcount resets free_cluster_index after -EAGAIN), which
-     * Qcow2RefcountWriter does not do yet, so the repacked refcount structures land one
-     * cluster further; and Qcow2Resizer refuses every image with snapshots where qemu 7.2
-     * resizes v3 images with snapshots.
+     * code): Qcow2Resizer refuses every image with snapshots where qemu 7.2 resizes v3 images
+     * with snapshots.
      */
     static Stream<Arguments> knownDivergences() {
         List<Arguments> c = new ArrayList<>();
-        add(c, "c512.qcow2", "-p", "-o", "refcount_bits=64", "c512.qcow2");
-        add(c, "c512.qcow2", "-o", "refcount_bits=1", "c512.qcow2");
         add(c, "s.qcow2", "-o", "size=128M", "s.qcow2");
         return c.stream();
     }
 
-    @Disabled("waits for the write path: free_cluster_index reset after EAGAIN (Qcow2RefcountWriter) and resize of"
-            + " v3 images with snapshots (Qcow2Resizer)")
+    @Disabled("waits for the write path: resize of v3 images with snapshots (Qcow2Resizer)")
     @ParameterizedTest(name = "amend {0}")
     @MethodSource("knownDivergences")
     void sameAsQemuImgOnceTheWritePathMatches(String label, String image, boolean keepsContent, String[] args)

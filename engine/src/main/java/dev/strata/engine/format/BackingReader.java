@@ -1,5 +1,7 @@
 package dev.strata.engine.format;
 
+import dev.strata.engine.storage.Zeros;
+
 import java.nio.ByteBuffer;
 
 /**
@@ -11,11 +13,7 @@ import java.nio.ByteBuffer;
 public interface BackingReader {
 
     /** No backing layer: everything reads as zeros. */
-    BackingReader NONE = (dst, offset) -> {
-        while (dst.hasRemaining()) {
-            dst.put((byte) 0);
-        }
-    };
+    BackingReader NONE = (dst, offset) -> Zeros.fill(dst);
 
     /**
      * Fills {@code dst} (all of {@code dst.remaining()} bytes) with the bytes the backing chain

@@ -7,6 +7,7 @@ import dev.strata.engine.format.FormatDriver;
 import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Mapping;
 import dev.strata.engine.storage.Storage;
+import dev.strata.engine.storage.Zeros;
 
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -22,8 +23,6 @@ import java.util.Optional;
  * copy-on-write. Holds no locks itself: drivers and writers are thread-safe.
  */
 public final class ImageChain implements Image {
-    private static final int ZERO_CHUNK = 1 << 16;
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
 
     private final List<Layer> layers;
 
@@ -136,7 +135,7 @@ public final class ImageChain implements Image {
         long pos = offset;
         while (dst.hasRemaining()) {
             if (pos >= layerSize) {
-                fillZeros(dst);
+                Zeros.fill(dst);
                 return;
             }
             int want = (int) Math.min(dst.remaining(), layerSize - pos);
@@ -153,17 +152,10 @@ public final class ImageChain implements Image {
             } else if (m instanceof Mapping.Unallocated && index + 1 < layers.size()) {
                 readLayer(index + 1, part, pos);
             } else {
-                fillZeros(part);
+                Zeros.fill(part);
             }
             dst.position(dst.position() + n);
             pos += n;
-        }
-    }
-
-    private static void fillZeros(ByteBuffer dst) {
-        while (dst.hasRemaining()) {
-            int n = Math.min(dst.remaining(), ZERO_CHUNK);
-            dst.put(ZEROS.duplicate().limit(n));
         }
     }
 

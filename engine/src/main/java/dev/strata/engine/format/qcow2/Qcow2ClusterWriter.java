@@ -93,8 +93,12 @@ final class Qcow2ClusterWriter {
             }
         }
         boolean allocated = allocateRuns(host, inPlace, firstCluster);
+        boolean[] zeroed = zeroNewClusters(host, inPlace, oldEntry, oldBitmap, pos, regionEnd, firstCluster);
         // copy-on-write fills and the guest bytes
         for (int k = 0; k < n; k++) {
+            if (zeroed[k]) {
+                continue;
+            }
             long gc = (firstCluster + k) << s.clusterBits;
             int a = (int) (Math.max(pos, gc) - gc);
             int b = (int) (Math.min(regionEnd, gc + s.clusterSize) - gc);
@@ -128,7 +132,7 @@ final class Qcow2ClusterWriter {
             }
         }
         if (changed || allocated) {
-            s.barrier();
+            s.orderingBarrier();
             s.guard.check(sliceOffset, (long) s.sliceEntries * s.entryWords * 8, Qcow2MetadataGuard.ACTIVE_L2);
             s.writeSlice(sliceOffset, words, i0, i0 + n);
         }
@@ -165,6 +169,83 @@ final class Qcow2ClusterWriter {
             any = true;
         }
         return any;
+    }
+
+    /**
+     * qemu's handle_alloc_space: a run of new clusters that needs copy-on-write at its head or
+     * tail, where that copy would only bring zeros (and the tail lies inside the virtual disk, as
+     * qemu's block-status test demands), and that lies past the end of the host file, gets its
+     * whole extent reserved with one fallocate (reading as zeros) instead of zero-filling writes.
+     *
+     * @return which clusters need no copy-on-write fill any more
+     */
+    private boolean[] zeroNewClusters(long[] host, boolean[] inPlace, long[] oldEntry, long[] oldBitmap,
+                                      long pos, long regionEnd, long firstCluster) {
+        int n = host.length;
+        boolean[] zeroed = new boolean[n];
+        if (s.externalData) {
+            return zeroed;
+        }
+        long fileEnd = -1;
+        int k = 0;
+        while (k < n) {
+            if (inPlace[k]) {
+                k++;
+                continue;
+            }
+            int start = k;
+            k++;
+            while (k < n && !inPlace[k] && host[k] == host[k - 1] + s.clusterSize) {
+                k++;
+            }
+            long runGuestStart = (firstCluster + start) << s.clusterBits;
+            long runGuestEnd = (firstCluster + k) << s.clusterBits;
+            int headEnd = (int) (Math.max(pos, runGuestStart) - runGuestStart);
+            long lastStart = runGuestEnd - s.clusterSize;
+            int tailStart = (int) (Math.min(regionEnd, runGuestEnd) - lastStart);
+            boolean cowHead = fills(oldEntry[start], oldBitmap[start], false, headEnd,
+                    start == k - 1 ? tailStart : (int) s.clusterSize).stream().anyMatch(f -> f[0] < headEnd);
+            boolean cowTail = fills(oldEntry[k - 1], oldBitmap[k - 1], false, start == k - 1 ? headEnd : 0,
+                    tailStart).stream().anyMatch(f -> f[1] > tailStart);
+            if (!cowHead && !cowTail
+                    || cowHead && !readsAsZeros(oldEntry[start], oldBitmap[start])
+                    || cowTail && (runGuestEnd > s.virtualSize || !readsAsZeros(oldEntry[k - 1], oldBitmap[k - 1]))) {
+                continue;
+            }
+            if (fileEnd < 0) {
+                fileEnd = s.data.size();
+            }
+            if (host[start] >= fileEnd) {
+                long length = (long) (k - start) << s.clusterBits;
+                s.guard.check(host[start], length, -1);
+                s.data.preallocate(host[start], length);
+                fileEnd = host[start] + length;
+                zeroed[start] = true;
+                zeroed[k - 1] = true;
+            }
+        }
+        return zeroed;
+    }
+
+    /** Whether every (sub)cluster of an entry reads as zeros (no data here or below). */
+    private boolean readsAsZeros(long entry, long bitmap) {
+        Qcow2L2Entry e = new Qcow2L2Entry(entry, bitmap);
+        for (int sc = 0; sc < s.subclusters; sc++) {
+            switch (e.subclusterType(sc, s.extended, s.externalData)) {
+                case ZERO_PLAIN:
+                case ZERO_ALLOC:
+                    break;
+                case UNALLOCATED_PLAIN:
+                case UNALLOCATED_ALLOC:
+                    if (s.hasBacking) {
+                        return false;
+                    }
+                    break;
+                default:
+                    return false;
+            }
+        }
+        return true;
     }
 
     /** One pwrite per run of host-contiguous clusters. */
@@ -360,7 +441,7 @@ final class Qcow2ClusterWriter {
         s.barrier();
         s.writeL1Entry(l1Index, table | COPIED);
         if (old != 0) {
-            s.barrier();
+            s.orderingBarrier();
             s.refcounts.free(old, s.clusterSize);
         }
         return table;
@@ -467,7 +548,7 @@ final class Qcow2ClusterWriter {
                     long sub = 1L << s.subclusterBits;
                     hostEnd = Math.max(hostEnd, at + (used + sub - 1) / sub * sub);
                 }
-                s.barrier();
+                s.orderingBarrier();
                 s.writeSlice(sliceOffset, words, i0, i0 + n);
             }
             c += n;
@@ -525,7 +606,7 @@ final class Qcow2ClusterWriter {
                         toFree.add(new long[] {e});
                     }
                 }
-                s.barrier();
+                s.orderingBarrier();
                 s.writeSlice(sliceOffset, words, i0, i0 + n);
                 freeOld(toFree, punch);
             }
@@ -544,7 +625,7 @@ final class Qcow2ClusterWriter {
             long e = holder[0];
             if ((e & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
                 if (!barrierDone) {
-                    s.barrier();
+                    s.orderingBarrier();
                     barrierDone = true;
                 }
                 int shift = Qcow2L2Entry.compressedSizeShift(s.clusterBits);
@@ -553,7 +634,7 @@ final class Qcow2ClusterWriter {
                 s.refcounts.free(offset & ~511L, sectors * 512);
             } else if ((e & Qcow2L2Entry.OFFSET_MASK) != 0) {
                 if (!barrierDone) {
-                    s.barrier();
+                    s.orderingBarrier();
                     barrierDone = true;
                 }
                 s.refcounts.free(e & Qcow2L2Entry.OFFSET_MASK, s.clusterSize);
@@ -593,7 +674,7 @@ final class Qcow2ClusterWriter {
         if (s.extended) {
             words[i * s.entryWords + 1] = 0;
         }
-        s.barrier();
+        s.orderingBarrier();
         s.writeSlice(sliceOffset, words, i, i + 1);
     }
 }

@@ -10,11 +10,16 @@ package dev.strata.engine.format.qcow2;
  * immutable long[] words. A writer replaces a slice with {@link #update} after writing it to
  * disk; each segment counts its updates, and a miss only inserts what it read when no update
  * happened in that segment meanwhile, so a slow reader never puts back a stale slice.
+ *
+ * A writer that writes L2 entries back later (qcow2's L2 table cache) pins the slices it
+ * changed with {@link #updatePinned}: a pinned slice is never evicted, since the disk does not
+ * hold it yet, until {@link #unpin} after the writer wrote it.
  */
 
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -65,7 +70,7 @@ final class Qcow2L2Cache {
      * multiple of the slice size).
      */
     long[] slice(long sliceOffset) {
-        Segment seg = segments[(int) (mix(sliceOffset) & (SEGMENTS - 1))];
+        Segment seg = segment(sliceOffset);
         long[] words = seg.get(sliceOffset);
         if (words == null) {
             long generation = seg.generation();
@@ -82,7 +87,24 @@ final class Qcow2L2Cache {
      * to disk and will not modify again).
      */
     void update(long sliceOffset, long[] words) {
-        segments[(int) (mix(sliceOffset) & (SEGMENTS - 1))].replace(sliceOffset, words);
+        segment(sliceOffset).replace(sliceOffset, words);
+    }
+
+    /**
+     * Replaces the slice at {@code sliceOffset} with {@code words}, which are newer than the disk:
+     * the slice stays cached until {@link #unpin}.
+     */
+    void updatePinned(long sliceOffset, long[] words) {
+        segment(sliceOffset).pin(sliceOffset, words);
+    }
+
+    /** The slice at {@code sliceOffset} reached the disk: it may be evicted again. */
+    void unpin(long sliceOffset) {
+        segment(sliceOffset).unpin(sliceOffset);
+    }
+
+    private Segment segment(long sliceOffset) {
+        return segments[(int) (mix(sliceOffset) & (SEGMENTS - 1))];
     }
 
     private static long mix(long key) {
@@ -90,9 +112,10 @@ final class Qcow2L2Cache {
         return h ^ (h >>> 29);
     }
 
-    /** One independently locked LRU segment. */
+    /** One independently locked LRU segment, plus the pinned slices it must not evict. */
     private static final class Segment {
         private final LinkedHashMap<Long, long[]> map;
+        private final Map<Long, long[]> pinned = new HashMap<>();
         private long generation;
 
         Segment(int capacity) {
@@ -107,7 +130,8 @@ final class Qcow2L2Cache {
         }
 
         synchronized long[] get(long key) {
-            return map.get(key);
+            long[] words = pinned.get(key);
+            return words != null ? words : map.get(key);
         }
 
         synchronized long generation() {
@@ -122,7 +146,21 @@ final class Qcow2L2Cache {
 
         synchronized void replace(long key, long[] words) {
             generation++;
+            pinned.remove(key);
             map.put(key, words);
+        }
+
+        synchronized void pin(long key, long[] words) {
+            generation++;
+            pinned.put(key, words);
+            map.put(key, words);
+        }
+
+        synchronized void unpin(long key) {
+            long[] words = pinned.remove(key);
+            if (words != null) {
+                map.put(key, words);
+            }
         }
     }
 }

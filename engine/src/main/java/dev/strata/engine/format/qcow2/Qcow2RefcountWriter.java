@@ -12,10 +12,16 @@ package dev.strata.engine.format.qcow2;
  *    (refcountArea, qcow2_refcount_area), written, switched in the header and the old table
  *    freed. Each of those steps restarts the allocation (qemu's -EAGAIN), since the new
  *    metadata may sit where the caller meant to put its data.
- *  - Blocks live in memory once read (they are small next to what they describe); an update
- *    writes each touched block once, whole, before returning. Blocks are therefore always on
- *    disk before any L2/L1 entry that depends on them is written; the caller adds the flush
- *    barrier between the two when the cache mode honours flushes.
+ *  - Blocks live in memory once read (they are small next to what they describe). Written
+ *    through (the default), an update writes each touched block once, whole, before returning,
+ *    so blocks are on disk before any L2/L1 entry that depends on them; the caller adds the
+ *    flush barrier between the two when the cache mode honours flushes. Written back (the
+ *    writer's mode, qemu's refcount block cache), an update only records the changed byte
+ *    range of each block; {@link #writeDirty} writes them, and the {@link Ordering} the writer
+ *    installs is told before every increment and decrement so that it can keep the on-disk
+ *    order qemu's cache dependencies keep (increments before the L2 entries that use them,
+ *    decrements after the L2 entries that stopped using them). Structural changes (a new
+ *    refcount block, a new table) are always written at once, after every pending increment.
  *  - freeing (addend -1) lowers freeClusterIndex and reports clusters that reach zero, so the
  *    caller can punch them.
  *
@@ -30,6 +36,7 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.LongConsumer;
 
 /** Refcount table and blocks of an image opened for writing. */
@@ -63,6 +70,33 @@ final class Qcow2RefcountWriter {
     private long freeClusterIndex;
     private long freeByteOffset;
     private LongConsumer onFreed = c -> { };
+    /** Write-back: changed byte ranges {from, to} of blocks not yet written, by block offset. */
+    private final Map<Long, int[]> dirty = new TreeMap<>();
+    private boolean writeBack;
+    private Ordering ordering = Ordering.NONE;
+
+    /**
+     * What the owner of a write-back refcount writer must do before refcounts change, so that
+     * pending blocks can be written in a crash-safe order.
+     */
+    interface Ordering {
+        /** No ordering (write-through). */
+        Ordering NONE = new Ordering() {
+            @Override
+            public void beforeIncrement() {
+            }
+
+            @Override
+            public void beforeDecrement() {
+            }
+        };
+
+        /** Called before a refcount is raised. */
+        void beforeIncrement();
+
+        /** Called before a refcount is lowered. */
+        void beforeDecrement();
+    }
 
     /**
      * Reads the refcount table of an image.
@@ -83,6 +117,39 @@ final class Qcow2RefcountWriter {
         long[] stored = Qcow2L1Table.parse(file, header.refcountTableOffset(), entries).stored();
         this.table = Arrays.copyOf(stored, (int) entries);
         this.tableOffset = header.refcountTableOffset();
+    }
+
+    /**
+     * Switches between written-through blocks (the default) and written-back blocks whose
+     * writes wait for {@link #writeDirty}; {@code ordering} hears about every change in the
+     * second mode. Switching back to write-through requires no pending block.
+     */
+    void writeBack(boolean on, Ordering ordering) {
+        if (!on && !dirty.isEmpty()) {
+            throw new IllegalStateException("refcount blocks still pending");
+        }
+        this.writeBack = on;
+        this.ordering = on ? ordering : Ordering.NONE;
+    }
+
+    /** Whether refcount blocks changed in memory wait to be written. */
+    boolean hasDirty() {
+        return !dirty.isEmpty();
+    }
+
+    /** Number of refcount blocks waiting to be written. */
+    int dirtyCount() {
+        return dirty.size();
+    }
+
+    /** Writes the changed ranges of every pending block (no barrier). */
+    void writeDirty() {
+        for (Map.Entry<Long, int[]> e : dirty.entrySet()) {
+            byte[] b = blocks.get(e.getKey());
+            int[] r = e.getValue();
+            file.write(ByteBuffer.wrap(b, r[0], r[1] - r[0]), e.getKey() + r[0]);
+        }
+        dirty.clear();
     }
 
     /** Called with the index of each cluster whose refcount drops to zero. */
@@ -232,9 +299,19 @@ final class Qcow2RefcountWriter {
         if (length == 0) {
             return;
         }
+        if (decrease) {
+            ordering.beforeDecrement();
+        } else {
+            ordering.beforeIncrement();
+        }
+        change(offset, length, addend, decrease);
+    }
+
+    /** The body of update; an undo of its own partial increment needs no ordering. */
+    private void change(long offset, long length, long addend, boolean decrease) {
         long start = offset & ~(clusterSize - 1);
         long last = (offset + length - 1) & ~(clusterSize - 1);
-        Map<Long, byte[]> touched = new HashMap<>();
+        Map<Long, int[]> touched = new HashMap<>();
         long done = start;
         try {
             for (long c = start; c <= last; c += clusterSize) {
@@ -253,25 +330,60 @@ final class Qcow2RefcountWriter {
                     freeClusterIndex = index;
                 }
                 setEntry(b, bi, next);
-                touched.put(blockOffset, b);
+                widen(touched, blockOffset, bi);
                 done = c + clusterSize;
                 if (next == 0) {
                     onFreed.accept(index);
                 }
             }
         } catch (Again again) {
-            writeBlocks(touched);
+            // the caller searches again: the same clusters first, they may still be free
+            freeClusterIndex = Math.min(freeClusterIndex, start >>> clusterBits);
+            record(touched);
             if (done > start) {
-                update(start, done - start, addend, !decrease);
+                change(start, done - start, addend, !decrease);
             }
             throw again;
         }
-        writeBlocks(touched);
+        record(touched);
     }
 
-    private void writeBlocks(Map<Long, byte[]> touched) {
-        for (Map.Entry<Long, byte[]> e : touched.entrySet()) {
+    /** Widens the changed byte range of block {@code blockOffset} to cover entry {@code index}. */
+    private void widen(Map<Long, int[]> ranges, long blockOffset, long index) {
+        int from = (int) (index * refcountBits >>> 3);
+        int to = (int) ((index + 1) * refcountBits + 7 >>> 3);
+        int[] r = ranges.get(blockOffset);
+        if (r == null) {
+            ranges.put(blockOffset, new int[] {from, to});
+        } else {
+            r[0] = Math.min(r[0], from);
+            r[1] = Math.max(r[1], to);
+        }
+    }
+
+    /** Writes the changed ranges at once (write-through) or adds them to the pending ones. */
+    private void record(Map<Long, int[]> touched) {
+        for (Map.Entry<Long, int[]> e : touched.entrySet()) {
+            int[] r = e.getValue();
+            if (writeBack) {
+                int[] pending = dirty.get(e.getKey());
+                if (pending == null) {
+                    dirty.put(e.getKey(), r);
+                } else {
+                    pending[0] = Math.min(pending[0], r[0]);
+                    pending[1] = Math.max(pending[1], r[1]);
+                }
+            } else {
+                file.write(ByteBuffer.wrap(blocks.get(e.getKey()), r[0], r[1] - r[0]), e.getKey() + r[0]);
+            }
+        }
+    }
+
+    /** Writes whole blocks at once (structural changes), dropping them from the pending ones. */
+    private void writeBlocks(Map<Long, byte[]> whole) {
+        for (Map.Entry<Long, byte[]> e : whole.entrySet()) {
             file.write(ByteBuffer.wrap(e.getValue()), e.getKey());
+            dirty.remove(e.getKey());
         }
     }
 
@@ -297,6 +409,7 @@ final class Qcow2RefcountWriter {
         }
         blocks.put(newBlock, b);
         file.write(ByteBuffer.wrap(b), newBlock);
+        writeDirty();
         barrier.run();
         if (ti < table.length) {
             ByteBuffer e = ByteBuffer.allocate(8).putLong(0, newBlock);
@@ -368,6 +481,7 @@ final class Qcow2RefcountWriter {
             }
         }
         writeBlocks(touched);
+        writeDirty();
         barrier.run();
         ByteBuffer t = ByteBuffer.allocate((int) (tableSize * 8));
         t.asLongBuffer().put(newTable);

@@ -34,6 +34,8 @@ final class Qcow2WriteState {
     final Qcow2ClusterMapper mapper;
     final Qcow2RefcountWriter refcounts;
     final Qcow2MetadataGuard guard;
+    /** L2 entries and refcounts written back later, when the writer turned that on. */
+    final Qcow2PendingMetadata pending;
     final int version;
     final int clusterBits;
     final long clusterSize;
@@ -83,6 +85,7 @@ final class Qcow2WriteState {
         mapper.l1(this.l1);
         this.refcounts = new Qcow2RefcountWriter(file, header, signal, this::barrier);
         this.guard = new Qcow2MetadataGuard(this, snapshots);
+        this.pending = new Qcow2PendingMetadata(file, l2Cache, refcounts, this::barrier);
     }
 
     /** A flush barrier between dependent metadata updates, when the cache mode honours flushes. */
@@ -100,18 +103,36 @@ final class Qcow2WriteState {
         return l2Offset + (l2Index / sliceEntries) * (long) sliceEntries * entryWords * 8;
     }
 
-    /** Writes entries [from, to) of {@code words} (one slice) to disk and publishes the slice. */
+    /**
+     * The barrier between a dependent update and what it depends on, where the update is written
+     * at once; with metadata written back, {@link Qcow2PendingMetadata} orders the writes instead.
+     */
+    void orderingBarrier() {
+        if (!pending.active()) {
+            barrier();
+        }
+    }
+
+    /**
+     * Publishes entries [from, to) of {@code words} (one slice; the caller will not modify the
+     * array again): written to disk now, or pending when metadata is written back.
+     */
     void writeSlice(long sliceOffset, long[] words, int from, int to) {
         int w0 = from * entryWords;
         int w1 = to * entryWords;
+        if (pending.active()) {
+            pending.l2Changed(sliceOffset, words, w0 * 8, w1 * 8);
+            return;
+        }
         ByteBuffer b = ByteBuffer.allocate((w1 - w0) * 8);
         b.asLongBuffer().put(words, w0, w1 - w0);
         file.write(b, sliceOffset + w0 * 8L);
         l2Cache.update(sliceOffset, words);
     }
 
-    /** Writes L1 entry {@code index} to disk and memory. */
+    /** Writes L1 entry {@code index} to disk (after the refcounts it relies on) and memory. */
     void writeL1Entry(long index, long value) {
+        pending.incrementsBeforeDirectWrite();
         file.write(ByteBuffer.allocate(8).putLong(0, value), l1.offset() + index * 8);
         l1.stored()[(int) index] = value;
     }

@@ -12,8 +12,13 @@ package dev.strata.engine.format.qcow2;
  *    cluster are thereby serialised and the second finds the cluster allocated; nothing that
  *    frees or moves a cluster can run while an in-place write is still writing into it.
  *
- * Crash safety: Qcow2ClusterWriter orders data -> refcounts -> barrier -> L2 -> barrier ->
- * refcount decrements; L2 tables are written before the L1 entries pointing to them. With
+ * Metadata is written back, as qemu's L2 and refcount caches do: changed L2 entries and
+ * refcounts wait in memory (Qcow2PendingMetadata) until flush(), close, too much pending, or an
+ * order constraint; resize runs with metadata written through.
+ *
+ * Crash safety: whenever they reach the disk, data and refcount increments come before the L2
+ * entries that use them and refcount decrements after the entries that stopped using them,
+ * with barriers in between; L2 tables are written before the L1 entries pointing to them. With
  * lazy_refcounts the dirty bit is set (and made durable) before the first metadata change after
  * a clean state and cleared by flush(), so a killed process leaves it set and qemu repairs the
  * refcounts on open.
@@ -44,6 +49,7 @@ final class Qcow2Writer implements LayerWriter {
         this.clusters = new Qcow2ClusterWriter(state, decompress);
         this.resizer = new Qcow2Resizer(state, clusters, hasBitmaps, snapshotCount);
         this.dirtyMarked = state.header.dirty();
+        state.pending.active(true);
     }
 
     @Override
@@ -58,6 +64,7 @@ final class Qcow2Writer implements LayerWriter {
                 usable();
                 markDirty();
                 clusters.write(src.duplicate(), guestOffset, below);
+                limitPending();
             } finally {
                 lock.writeLock().unlock();
             }
@@ -164,6 +171,7 @@ final class Qcow2Writer implements LayerWriter {
             } else {
                 clusters.unallocateClusters(alignedStart, roundUp(wholeEnd) - alignedStart);
             }
+            limitPending();
         } finally {
             lock.writeLock().unlock();
         }
@@ -199,6 +207,7 @@ final class Qcow2Writer implements LayerWriter {
             usable();
             markDirty();
             clusters.discardClusters(start, alignedEnd - start);
+            limitPending();
         } finally {
             lock.writeLock().unlock();
         }
@@ -230,6 +239,7 @@ final class Qcow2Writer implements LayerWriter {
             usable();
             markDirty();
             clusters.writeCompressedCluster(guestOffset, out, len);
+            limitPending();
         } finally {
             lock.writeLock().unlock();
         }
@@ -243,7 +253,12 @@ final class Qcow2Writer implements LayerWriter {
         lock.writeLock().lock();
         try {
             markDirty();
-            resizer.resize(newSize, preallocation);
+            s.pending.active(false);
+            try {
+                resizer.resize(newSize, preallocation);
+            } finally {
+                s.pending.active(true);
+            }
             flushLocked();
         } finally {
             lock.writeLock().unlock();
@@ -264,7 +279,9 @@ final class Qcow2Writer implements LayerWriter {
         if (s.corrupted) {
             return;
         }
-        s.barrier();
+        if (!s.pending.writeAll()) {
+            s.barrier();
+        }
         if (dirtyMarked && s.lazyRefcounts && s.header.dirty()) {
             s.writeIncompatible(s.header.incompatibleFeatures() & ~Qcow2FeatureBits.INCOMPAT_DIRTY);
             s.barrier();
@@ -284,6 +301,13 @@ final class Qcow2Writer implements LayerWriter {
     private void afterWrite() {
         if (s.cache.flushEachWrite()) {
             flush();
+        }
+    }
+
+    /** Writes pending metadata out once too much has piled up (under the exclusive lock). */
+    private void limitPending() {
+        if (s.pending.overLimit() && !s.corrupted) {
+            s.pending.writeAll();
         }
     }
 
