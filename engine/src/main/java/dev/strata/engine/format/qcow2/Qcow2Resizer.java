@@ -4,9 +4,12 @@ package dev.strata.engine.format.qcow2;
  * Design note: qemu's qcow2_co_truncate, step by step, so that 'create' (which truncates a
  * size-0 image) and 'resize' lay out exactly what qemu lays out:
  *
- *  - refusals first: size not a multiple of 512, snapshots, bitmaps, preallocation on shrink;
+ *  - refusals first: size not a multiple of 512, snapshots of a v2 image (v3 images with
+ *    internal snapshots resize: the snapshots keep their own L1 tables and sizes), bitmaps,
+ *    preallocation on shrink;
  *  - shrink: every cluster past the new end is dropped (full discard: entries zeroed, clusters
- *    freed and punched), L1 entries past the new L1 size zeroed and their L2 tables freed (the
+ *    freed, and punched once no snapshot uses them; an L2 table shared with a snapshot is
+ *    copied first), L1 entries past the new L1 size zeroed and their L2 tables freed (the
  *    L1 size field stays), refcount blocks that count nothing but themselves dropped, and the
  *    file truncated after the last used cluster;
  *  - grow: the L1 table grows to exactly the needed size (new table allocated, written, header
@@ -51,8 +54,9 @@ final class Qcow2Resizer {
         if ((newSize & 511) != 0) {
             throw StrataException.invalid("The new size must be a multiple of 512");
         }
-        if (snapshotCount > 0) {
-            throw StrataException.unsupported("Can't resize an image which has snapshots");
+        if (snapshotCount > 0 && s.version < 3) {
+            // v2 snapshots need not record their size, so qemu resizes only v3 images with them.
+            throw StrataException.unsupported("Can't resize a v2 image which has snapshots");
         }
         if (hasBitmaps) {
             throw StrataException.unsupported("Cannot resize qcow2 with persistent bitmaps that were not loaded "
@@ -133,7 +137,10 @@ final class Qcow2Resizer {
                 long l2 = l1.l2Offset(i);
                 if (l2 != 0) {
                     s.refcounts.free(l2, cs);
-                    s.file.punchHole(l2, cs);
+                    if (s.refcounts.get(l2 / cs) == 0) {
+                        // an L2 table an internal snapshot still uses stays where it is
+                        s.file.punchHole(l2, cs);
+                    }
                     l1.stored()[(int) i] = 0;
                 }
             }
