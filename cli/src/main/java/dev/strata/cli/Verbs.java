@@ -2,7 +2,9 @@ package dev.strata.cli;
 
 import dev.strata.cli.command.AmendCommand;
 import dev.strata.cli.command.BenchCommand;
+import dev.strata.cli.command.BitmapCommand;
 import dev.strata.cli.command.CheckCommand;
+import dev.strata.cli.command.CommitCommand;
 import dev.strata.cli.command.CompareCommand;
 import dev.strata.cli.command.ConvertCommand;
 import dev.strata.cli.command.CreateCommand;
@@ -10,7 +12,9 @@ import dev.strata.cli.command.DdCommand;
 import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
 import dev.strata.cli.command.MeasureCommand;
+import dev.strata.cli.command.RebaseCommand;
 import dev.strata.cli.command.ResizeCommand;
+import dev.strata.cli.command.SnapshotCommand;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -28,7 +32,9 @@ final class Verbs {
     static {
         VERBS.put("amend", AmendCommand::new);
         VERBS.put("bench", BenchCommand::new);
+        VERBS.put("bitmap", BitmapCommand::new);
         VERBS.put("check", CheckCommand::new);
+        VERBS.put("commit", CommitCommand::new);
         VERBS.put("compare", CompareCommand::new);
         VERBS.put("convert", ConvertCommand::new);
         VERBS.put("create", CreateCommand::new);
@@ -36,7 +42,9 @@ final class Verbs {
         VERBS.put("info", InfoCommand::new);
         VERBS.put("map", MapCommand::new);
         VERBS.put("measure", MeasureCommand::new);
+        VERBS.put("rebase", RebaseCommand::new);
         VERBS.put("resize", ResizeCommand::new);
+        VERBS.put("snapshot", SnapshotCommand::new);
     }
 
     private Verbs() {

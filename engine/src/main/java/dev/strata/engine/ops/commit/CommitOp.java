@@ -1,0 +1,136 @@
+package dev.strata.engine.ops.commit;
+
+/*
+ * Design note: qemu-img 7.2's img_commit after option parsing, in qemu's order:
+ *
+ *  1. open the image read-write, its backing chain read-only (CommitChain); a probed raw image
+ *     gets qemu's warning;
+ *  2. progress 0; the base: -b resolved by bdrv_find_backing_image ("Did not find 'B' in the
+ *     backing chain of 'IMG'"), else the immediate backing file ("Image does not have a backing
+ *     file");
+ *  3. the commit job: the base reopened read-write; grown to the top's size when smaller (as a
+ *     resize: where the base's own backing file reaches past its old end, the new range is
+ *     written as zeros); the copy (CommitCopier); a flush; progress 100;
+ *  4. unless -d: the top emptied as qcow2_make_empty does (Qcow2Emptier: the file reset, or for
+ *     v2 images every cluster discarded). A v3 image qemu would empty by full discard
+ *     (snapshots, bitmaps, an external data file, an L1 table too large for one refcount block)
+ *     is refused before anything is written: the writer has no full discard yet.
+ */
+
+import dev.strata.engine.ErrorKind;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.LayerWriter;
+import dev.strata.engine.format.OpenOptions;
+import dev.strata.engine.format.Preallocation;
+import dev.strata.engine.format.qcow2.Qcow2Emptier;
+import dev.strata.engine.format.qcow2.Qcow2Header;
+import dev.strata.engine.format.raw.RawProbeWarning;
+import dev.strata.engine.image.ChainOpener;
+import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.info.ImageSource;
+import dev.strata.engine.storage.Storage;
+import dev.strata.engine.storage.StorageResolver;
+
+/** Commits an overlay into its base (qemu-img commit). */
+public final class CommitOp {
+    private CommitOp() {
+    }
+
+    /**
+     * Commits {@code source} into its base as qemu-img commit does.
+     *
+     * @throws StrataException with qemu-img's message; nothing is written when it fails before
+     *                         the copy starts (open, base lookup, base not writable)
+     */
+    public static void run(ImageSource source, CommitSettings settings, CommitListener listener) {
+        String topName;
+        String topFormat;
+        boolean empty;
+        try (CommitChain chain = CommitChain.open(source, settings.cache())) {
+            Layer top = chain.top();
+            if (top.probed() && "raw".equals(top.driver().formatName())) {
+                listener.warning(RawProbeWarning.text(source.fileName()));
+            }
+            listener.progress(0f);
+            int baseIndex = findBase(chain, source, settings.baseName());
+            empty = !settings.drop() && "qcow2".equals(top.driver().formatName());
+            if (empty && !canEmpty(top.driver())) {
+                throw StrataException.unsupported("Could not empty " + source.displayName()
+                        + ": strata-img cannot yet empty a qcow2 v3 image with snapshots, bitmaps, an external"
+                        + " data file or a large L1 table");
+            }
+            chain.reopenBase(baseIndex);
+            commit(chain, settings, listener);
+            topName = top.fileName();
+            topFormat = top.driver().formatName();
+        }
+        listener.progress(100f);
+        if (empty) {
+            makeEmpty(topName, topFormat, settings);
+        }
+    }
+
+    private static int findBase(CommitChain chain, ImageSource source, String baseName) {
+        if (baseName != null) {
+            int index = BackingImageLookup.find(chain.layers(), baseName);
+            if (index < 0) {
+                throw StrataException.invalid("Did not find '" + baseName + "' in the backing chain of '"
+                        + source.displayName() + "'");
+            }
+            return index;
+        }
+        if (chain.layers().size() < 2) {
+            throw StrataException.invalid("Image does not have a backing file");
+        }
+        return 1;
+    }
+
+    private static boolean canEmpty(FormatDriver top) {
+        Qcow2Header h = Qcow2Header.parse(top.file());
+        return Qcow2Emptier.resetsFile(h) || h.version() < 3;
+    }
+
+    private static void commit(CommitChain chain, CommitSettings settings, CommitListener listener) {
+        FormatDriver base = chain.base().driver();
+        LayerWriter writer = base.writer().orElseThrow(() -> new StrataException(ErrorKind.ENOTSUP,
+                "Driver '" + base.formatName() + "' does not support writes"));
+        long topSize = chain.top().driver().virtualSize();
+        long baseSize = base.virtualSize();
+        if (topSize > baseSize) {
+            writer.resize(topSize, Preallocation.OFF);
+            if (chain.underBaseSize() > baseSize) {
+                writer.writeZeroes(baseSize, topSize - baseSize, false, chain.underBase());
+            }
+        }
+        new CommitCopier(chain, writer, settings.rateBytesPerSecond(), listener).run();
+        writer.flush();
+    }
+
+    /** qcow2_make_empty on the committed top image, which no writer holds any more. */
+    private static void makeEmpty(String name, String format, CommitSettings settings) {
+        Storage file = StorageResolver.installed().open(name, false);
+        boolean reset;
+        try {
+            reset = Qcow2Emptier.resetsFile(Qcow2Header.parse(file));
+            if (reset) {
+                Qcow2Emptier.resetFile(file);
+            }
+        } finally {
+            file.close();
+        }
+        if (!reset) {
+            // v2: discarding every cluster clears its entry and frees it (qemu's full discard).
+            Layer top = ChainOpener.standard().openLayer(name, format,
+                    new OpenOptions(false, false, true).withCache(settings.cache()));
+            try {
+                FormatDriver d = top.driver();
+                LayerWriter w = d.writer().orElseThrow();
+                w.discard(0, d.virtualSize());
+                w.flush();
+            } finally {
+                top.driver().close();
+            }
+        }
+    }
+}
