@@ -2,7 +2,6 @@ package dev.strata.cli;
 
 import dev.strata.cli.command.AmendCommand;
 import dev.strata.cli.command.BenchCommand;
-import dev.strata.cli.command.BitmapCommand;
 import dev.strata.cli.command.CheckCommand;
 import dev.strata.cli.command.CommitCommand;
 import dev.strata.cli.command.CompareCommand;
@@ -12,9 +11,7 @@ import dev.strata.cli.command.DdCommand;
 import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
 import dev.strata.cli.command.MeasureCommand;
-import dev.strata.cli.command.RebaseCommand;
 import dev.strata.cli.command.ResizeCommand;
-import dev.strata.cli.command.SnapshotCommand;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -32,7 +29,6 @@ final class Verbs {
     static {
         VERBS.put("amend", AmendCommand::new);
         VERBS.put("bench", BenchCommand::new);
-        VERBS.put("bitmap", BitmapCommand::new);
         VERBS.put("check", CheckCommand::new);
         VERBS.put("commit", CommitCommand::new);
         VERBS.put("compare", CompareCommand::new);
@@ -42,9 +38,7 @@ final class Verbs {
         VERBS.put("info", InfoCommand::new);
         VERBS.put("map", MapCommand::new);
         VERBS.put("measure", MeasureCommand::new);
-        VERBS.put("rebase", RebaseCommand::new);
         VERBS.put("resize", ResizeCommand::new);
-        VERBS.put("snapshot", SnapshotCommand::new);
     }
 
     private Verbs() {
