@@ -12,6 +12,7 @@ import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
 import dev.strata.cli.command.MeasureCommand;
 import dev.strata.cli.command.ResizeCommand;
+import dev.strata.cli.command.SnapshotCommand;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -39,6 +40,7 @@ final class Verbs {
         VERBS.put("map", MapCommand::new);
         VERBS.put("measure", MeasureCommand::new);
         VERBS.put("resize", ResizeCommand::new);
+        VERBS.put("snapshot", SnapshotCommand::new);
     }
 
     private Verbs() {

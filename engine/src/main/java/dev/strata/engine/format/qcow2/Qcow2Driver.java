@@ -212,6 +212,31 @@ public final class Qcow2Driver implements FormatDriver {
         return l1;
     }
 
+    /**
+     * qemu's qcow2_snapshot_load_tmp: from now on guest offsets map through the L1 table of the
+     * snapshot whose id is {@code id} and whose name is {@code name} (a null one matches any; the
+     * first match counts). The virtual size stays the image's, as in qemu; unallocated ranges
+     * still read from the backing file. Only for read-only opens.
+     *
+     * @throws StrataException ENOENT "Can't find snapshot"; EFBIG "Snapshot L1 table too large"
+     *         or EINVAL "Snapshot L1 table offset invalid" for an unusable table
+     * @throws IllegalStateException when the layer was opened for writing
+     */
+    public void loadSnapshot(String id, String name) {
+        if (writer != null) {
+            throw new IllegalStateException("a writable layer cannot load a snapshot");
+        }
+        for (Qcow2SnapshotTable.Entry e : snapshots.entries()) {
+            if ((id == null || id.equals(e.id())) && (name == null || name.equals(e.name()))) {
+                Qcow2Header.validateTable(header.clusterSize(), e.l1TableOffset(), e.l1Size(), 8,
+                        Qcow2Header.MAX_L1_BYTES, "Snapshot L1 table");
+                mapper.l1(Qcow2L1Table.parse(file, e.l1TableOffset(), e.l1Size()));
+                return;
+            }
+        }
+        throw new StrataException(ErrorKind.ENOENT, "Can't find snapshot");
+    }
+
     /** The internal snapshot table. */
     public Qcow2SnapshotTable snapshotTable() {
         return snapshots;
