@@ -2,6 +2,7 @@ package dev.strata.cli;
 
 import dev.strata.cli.command.AmendCommand;
 import dev.strata.cli.command.BenchCommand;
+import dev.strata.cli.command.BitmapCommand;
 import dev.strata.cli.command.CheckCommand;
 import dev.strata.cli.command.CommitCommand;
 import dev.strata.cli.command.CompareCommand;
@@ -30,6 +31,7 @@ final class Verbs {
     static {
         VERBS.put("amend", AmendCommand::new);
         VERBS.put("bench", BenchCommand::new);
+        VERBS.put("bitmap", BitmapCommand::new);
         VERBS.put("check", CheckCommand::new);
         VERBS.put("commit", CommitCommand::new);
         VERBS.put("compare", CompareCommand::new);

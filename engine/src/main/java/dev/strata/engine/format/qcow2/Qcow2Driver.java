@@ -37,6 +37,10 @@ package dev.strata.engine.format.qcow2;
  * cache and mapper, so reads see every write at once; the writer re-reads the header after it
  * changes it and tells the driver (virtual size, L1, feature bits). close() flushes it first.
  *
+ * Persistent bitmaps (Qcow2Bitmaps): a read-write open loads them and marks them in_use on disk,
+ * as qemu's open does; the writer reports every guest range it changes so enabled bitmaps get
+ * dirty; close() stores them after the writer's flush (qcow2_store_persistent_dirty_bitmaps).
+ *
  * Corruption: inconsistent metadata met while mapping (or while probing for metadata
  * preallocation) is signalled once per open layer to the OpenOptions' CorruptionListener, as
  * qemu's qcow2_signal_corruption does for read-only images, and fails the request with EIO.
@@ -79,6 +83,7 @@ public final class Qcow2Driver implements FormatDriver {
     private volatile long virtualSize;
     private final boolean encrypted;
     private final Qcow2Writer writer;
+    private volatile Qcow2Bitmaps persistentBitmaps;
     private final AtomicReferenceArray<Decoded> decoded = new AtomicReferenceArray<>(DECODED_SLOTS);
     private volatile Boolean metadataPreallocated;
 
@@ -105,6 +110,10 @@ public final class Qcow2Driver implements FormatDriver {
                     mapper, snapshots, corruption, options.cache(), this::headerChanged);
             this.writer = new Qcow2Writer(state, this::decode, bitmaps.entries().size() > 0,
                     snapshots.entries().size());
+            Qcow2Writer w = writer;
+            this.persistentBitmaps = Qcow2Bitmaps.load(file, header, bitmaps, true, w::flushForMetadata,
+                    w::headerRewritten);
+            w.onGuestWrite(persistentBitmaps::guestWrite);
         } else {
             this.writer = null;
         }
@@ -240,6 +249,27 @@ public final class Qcow2Driver implements FormatDriver {
     /** The internal snapshot table. */
     public Qcow2SnapshotTable snapshotTable() {
         return snapshots;
+    }
+
+    /**
+     * The persistent dirty bitmaps as qemu's block layer holds them while the image is open:
+     * loaded (and marked in_use on disk) at a read-write open, loaded read-only on the first call
+     * otherwise; stored back when a read-write image is closed.
+     *
+     * @throws StrataException when a bitmap cannot be read (qemu's load_bitmap messages)
+     */
+    public Qcow2Bitmaps persistentBitmaps() {
+        Qcow2Bitmaps b = persistentBitmaps;
+        if (b == null) {
+            synchronized (this) {
+                b = persistentBitmaps;
+                if (b == null) {
+                    b = Qcow2Bitmaps.load(file, header, bitmaps, false, () -> { }, () -> { });
+                    persistentBitmaps = b;
+                }
+            }
+        }
+        return b;
     }
 
     /** The persistent bitmap directory (empty when there are no consistent bitmaps). */
@@ -392,6 +422,7 @@ public final class Qcow2Driver implements FormatDriver {
         try {
             if (writer != null) {
                 writer.flush();
+                persistentBitmaps.storeAll();
             }
         } finally {
             if (dataFile != null) {
@@ -405,6 +436,7 @@ public final class Qcow2Driver implements FormatDriver {
         try {
             if (writer != null) {
                 writer.flush();
+                persistentBitmaps.storeAll();
             }
         } finally {
             closeFiles();

@@ -57,7 +57,7 @@ final class Qcow2HeaderRewrite {
     final String backingFormat;
     String dataFile;
     final Qcow2HeaderExtension.CryptoHeader cryptoHeader;
-    final Qcow2HeaderExtension.BitmapsExtension bitmaps;
+    Qcow2HeaderExtension.BitmapsExtension bitmaps;
     final List<Qcow2HeaderExtension> unknownExtensions;
     final String backingFile;
 

@@ -42,6 +42,15 @@ final class Qcow2Writer implements LayerWriter {
     private final Qcow2Resizer resizer;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean dirtyMarked;
+    /** Told the guest range of every write, zero write and discard (qemu's bdrv_set_dirty). */
+    private volatile GuestWriteListener guestWrites = (offset, length) -> { };
+
+    /** Receives the guest ranges whose data a request changed, after the request. */
+    @FunctionalInterface
+    interface GuestWriteListener {
+        /** {@code [offset, offset + length)} was written, zeroed or discarded. */
+        void written(long offset, long length);
+    }
 
     Qcow2Writer(Qcow2WriteState state, Function<Qcow2L2Entry, byte[]> decompress, boolean hasBitmaps,
                 int snapshotCount) {
@@ -52,12 +61,31 @@ final class Qcow2Writer implements LayerWriter {
         state.pending.active(true);
     }
 
+    /** Installs the listener told about every guest range a request changes. */
+    void onGuestWrite(GuestWriteListener listener) {
+        this.guestWrites = listener;
+    }
+
+    /**
+     * Writes every pending metadata change, so that code editing the metadata directly (the
+     * persistent bitmaps) sees the file as it is; it must re-read what it needs.
+     */
+    void flushForMetadata() {
+        flush();
+    }
+
+    /** The header was rewritten by someone else (the bitmaps code): read it again. */
+    void headerRewritten() {
+        s.rereadHeader();
+    }
+
     @Override
     public void write(ByteBuffer src, long guestOffset, BackingReader below) {
         usable();
         if (!src.hasRemaining()) {
             return;
         }
+        long length = src.remaining();
         if (!writeInPlace(src, guestOffset)) {
             lock.writeLock().lock();
             try {
@@ -70,6 +98,7 @@ final class Qcow2Writer implements LayerWriter {
             }
         }
         src.position(src.limit());
+        guestWrites.written(guestOffset, length);
         afterWrite();
     }
 
@@ -157,6 +186,7 @@ final class Qcow2Writer implements LayerWriter {
         boolean metadataZeros = s.version >= 3 || !s.hasBacking;
         if (!metadataZeros || alignedStart >= alignedEnd) {
             writeZeroBytes(guestOffset, end, below);
+            guestWrites.written(guestOffset, length);
             afterWrite();
             return;
         }
@@ -176,6 +206,7 @@ final class Qcow2Writer implements LayerWriter {
             lock.writeLock().unlock();
         }
         writeZeroBytes(alignedEnd, end, below);
+        guestWrites.written(guestOffset, length);
         afterWrite();
     }
 
@@ -200,6 +231,7 @@ final class Qcow2Writer implements LayerWriter {
         long start = (guestOffset + cs - 1) & ~(cs - 1);
         long alignedEnd = end == s.virtualSize ? roundUp(end) : end & ~(cs - 1);
         if (start >= alignedEnd) {
+            guestWrites.written(guestOffset, length);
             return;
         }
         lock.writeLock().lock();
@@ -211,6 +243,7 @@ final class Qcow2Writer implements LayerWriter {
         } finally {
             lock.writeLock().unlock();
         }
+        guestWrites.written(guestOffset, length);
     }
 
     @Override
@@ -244,6 +277,7 @@ final class Qcow2Writer implements LayerWriter {
             lock.writeLock().unlock();
         }
         src.position(src.limit());
+        guestWrites.written(guestOffset, bytes);
         afterWrite();
     }
 

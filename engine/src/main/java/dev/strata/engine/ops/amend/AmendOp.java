@@ -12,8 +12,10 @@ package dev.strata.engine.ops.amend;
  *    through the normal resize path (ResizeOp: shrinking allowed, no preallocation, the new
  *    range zeroed over a longer backing file), as qemu's blk_truncate.
  *
- * The image opened by open() only validates it as qemu's open does; it is closed (nothing
- * written) before the amender opens the file itself.
+ * The image opened by open() only validates it as qemu's open does; it is closed before the
+ * amender opens the file itself. A qcow2 image with persistent bitmaps is opened read-only
+ * instead: a read-write open marks its bitmaps in_use and its close rewrites them, and the
+ * amender refuses such images before any write.
  */
 
 import dev.strata.engine.StrataException;
@@ -21,6 +23,7 @@ import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.Preallocation;
 import dev.strata.engine.format.qcow2.Qcow2AmendProgress;
 import dev.strata.engine.format.qcow2.Qcow2Amender;
+import dev.strata.engine.format.qcow2.Qcow2Driver;
 import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
@@ -62,8 +65,9 @@ public final class AmendOp implements AutoCloseable {
     public static AmendOp open(ImageSource source, CacheMode cache, Consumer<String> warnings) {
         Image image;
         try {
+            boolean bitmaps = hasPersistentBitmaps(source);
             image = ChainOpener.standard().open(source.fileName(), source.format(),
-                    new OpenOptions(false, false, false).withCache(cache));
+                    new OpenOptions(bitmaps, false, false).withCache(cache));
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
         }
@@ -73,6 +77,23 @@ public final class AmendOp implements AutoCloseable {
             warnings.accept(RawProbeWarning.text(source.fileName()));
         }
         return new AmendOp(source, cache, warnings, image, format);
+    }
+
+    /** Whether {@code source} opens (read-only) as a qcow2 image with persistent bitmaps. */
+    private static boolean hasPersistentBitmaps(ImageSource source) {
+        Image peek;
+        try {
+            peek = ChainOpener.standard().open(source.fileName(), source.format(),
+                    new OpenOptions(true, false, true).withNoIo(true));
+        } catch (StrataException e) {
+            return false; // the read-write open reports it
+        }
+        try {
+            return peek.layers().get(0).driver() instanceof Qcow2Driver q
+                    && !q.bitmapDirectory().entries().isEmpty();
+        } finally {
+            peek.close();
+        }
     }
 
     /** The format of the opened image. */
