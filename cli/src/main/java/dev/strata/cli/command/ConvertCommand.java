@@ -70,6 +70,8 @@ public final class ConvertCommand implements Callable<Integer>, OptionHook {
 
     @Option(names = "-l")
     String snapshot;
+    /** The parsed -l argument (null without -l). */
+    SnapshotSource snapshotSource;
 
     @Option(names = "-S")
     String sparseSize;
@@ -137,6 +139,9 @@ public final class ConvertCommand implements Callable<Integer>, OptionHook {
                 return ObjectOptions.process(ctx, value);
             case "-o":
                 return OptionListText.isValid(value) ? null : fail("Invalid option list: " + value);
+            case "-l":
+                snapshotSource = SnapshotSource.parse(ctx, value);
+                return snapshotSource == null ? 1 : null;
             case "-S": {
                 long v = SizeParser.cvtnum(ctx, "buffer size for sparse output", value);
                 if (v < 0) {

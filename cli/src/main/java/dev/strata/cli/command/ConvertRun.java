@@ -125,9 +125,12 @@ final class ConvertRun {
                 return false;
             }
         }
-        if (c.snapshot != null) {
-            ctx.error(SnapshotSource.loadFailure(sources, c.snapshot));
-            return false;
+        if (c.snapshotSource != null) {
+            String failure = c.snapshotSource.load(sources);
+            if (failure != null) {
+                ctx.error(failure);
+                return false;
+            }
         }
         long totalSize = ConvertOperation.totalSize(sources);
         ConvertTarget creation = null;
