@@ -286,7 +286,10 @@ public final class Qcow2Bitmaps {
         synchronized (source) {
             src = source.lookup(sourceName);
         }
-        checkUsable(src, false);
+        if (src.inconsistent) {
+            // qemu 7.2 reports an inconsistent source under the target's name (verified)
+            throw inconsistent(dst.name);
+        }
         if (src.bits.size() != dst.bits.size()) {
             throw StrataException.invalid("Bitmaps are of different sizes (destination size is " + dst.bits.size()
                     + ", source size is " + src.bits.size() + ") and can't be merged");
@@ -391,9 +394,13 @@ public final class Qcow2Bitmaps {
             throw readOnly(p);
         }
         if (p.inconsistent) {
-            throw new StrataException(ErrorKind.EINVAL, "Bitmap '" + p.name + "' is inconsistent and cannot be used\n"
-                    + "Try block-dirty-bitmap-remove to delete this bitmap from disk");
+            throw inconsistent(p.name);
         }
+    }
+
+    private static StrataException inconsistent(String name) {
+        return new StrataException(ErrorKind.EINVAL, "Bitmap '" + name + "' is inconsistent and cannot be used\n"
+                + "Try block-dirty-bitmap-remove to delete this bitmap from disk");
     }
 
     private static StrataException readOnly(PersistentBitmap p) {
