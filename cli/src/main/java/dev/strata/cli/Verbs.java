@@ -12,6 +12,7 @@ import dev.strata.cli.command.DdCommand;
 import dev.strata.cli.command.InfoCommand;
 import dev.strata.cli.command.MapCommand;
 import dev.strata.cli.command.MeasureCommand;
+import dev.strata.cli.command.RebaseCommand;
 import dev.strata.cli.command.ResizeCommand;
 import dev.strata.cli.command.SnapshotCommand;
 
@@ -41,6 +42,7 @@ final class Verbs {
         VERBS.put("info", InfoCommand::new);
         VERBS.put("map", MapCommand::new);
         VERBS.put("measure", MeasureCommand::new);
+        VERBS.put("rebase", RebaseCommand::new);
         VERBS.put("resize", ResizeCommand::new);
         VERBS.put("snapshot", SnapshotCommand::new);
     }

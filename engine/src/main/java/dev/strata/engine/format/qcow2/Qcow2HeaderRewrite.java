@@ -54,12 +54,12 @@ final class Qcow2HeaderRewrite {
     long refcountOrder;
     int compressionType;
     final byte[] unknownHeaderFields;
-    final String backingFormat;
+    String backingFormat;
     String dataFile;
     final Qcow2HeaderExtension.CryptoHeader cryptoHeader;
     Qcow2HeaderExtension.BitmapsExtension bitmaps;
     final List<Qcow2HeaderExtension> unknownExtensions;
-    final String backingFile;
+    String backingFile;
 
     private Qcow2HeaderRewrite(Qcow2Header h, byte[] unknownHeaderFields) {
         this.version = h.version();
