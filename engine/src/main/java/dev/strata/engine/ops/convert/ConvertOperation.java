@@ -5,7 +5,10 @@ package dev.strata.engine.ops.convert;
  * threads in place of coroutines. Workers take the next chunk under one lock (the chunker is
  * sequential, like qemu's), then read, zero-scan and write in parallel. With in-order writes
  * (qemu's default), a worker waits until every chunk before its own has been written, so the
- * target is written front to back while reads run ahead; -W lifts the wait. Compressed targets
+ * target is written front to back while reads run ahead; -W lifts the wait. A finished write
+ * wakes only the worker whose chunk comes next (a condition per waiting chunk under a lock of
+ * its own), not every waiting worker: with thousands of small chunks, waking all of them cost
+ * more than the copy. Compressed targets
  * ignore the order: compression happens inside the write, and serialising it would serialise the
  * compressor (qemu does exactly that; the resulting image differs only in where the compressed
  * clusters sit in the file).
@@ -24,7 +27,11 @@ import dev.strata.engine.image.Image;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /** Copies concatenated sources into a target image as qemu-img convert does. */
 public final class ConvertOperation {
@@ -39,10 +46,14 @@ public final class ConvertOperation {
 
     private final Object lock = new Object();
     private long nextSector;
-    private long writtenUpTo;
     private long allocatedSectors;
     private long allocatedDone;
-    private RuntimeException failure;
+    private volatile RuntimeException failure;
+
+    /** Guards writtenUpTo and waiting: the in-order hand-over from one write to the next. */
+    private final ReentrantLock turn = new ReentrantLock();
+    private final Map<Long, Condition> waiting = new HashMap<>();
+    private long writtenUpTo;
 
     private ConvertOperation(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress,
                              SalvageReport salvage) {
@@ -211,27 +222,43 @@ public final class ConvertOperation {
         if (!settings.inOrder() || settings.compressed()) {
             return;
         }
-        synchronized (lock) {
-            while (writtenUpTo != sector && failure == null) {
+        turn.lock();
+        try {
+            if (writtenUpTo != sector && failure == null) {
+                Condition mine = turn.newCondition();
+                waiting.put(sector, mine);
                 try {
-                    lock.wait();
+                    while (writtenUpTo != sector && failure == null) {
+                        mine.await();
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw StrataException.io("interrupted while converting");
+                } finally {
+                    waiting.remove(sector);
                 }
             }
-            if (failure != null) {
-                throw failure;
-            }
+        } finally {
+            turn.unlock();
+        }
+        RuntimeException f = failure;
+        if (f != null) {
+            throw f;
         }
     }
 
     private void finished(long sector, int n) {
-        synchronized (lock) {
+        turn.lock();
+        try {
             if (writtenUpTo == sector) {
                 writtenUpTo = sector + n;
+                Condition next = waiting.get(writtenUpTo);
+                if (next != null) {
+                    next.signal();
+                }
             }
-            lock.notifyAll();
+        } finally {
+            turn.unlock();
         }
     }
 
@@ -240,7 +267,14 @@ public final class ConvertOperation {
             if (failure == null) {
                 failure = e;
             }
-            lock.notifyAll();
+        }
+        turn.lock();
+        try {
+            for (Condition c : waiting.values()) {
+                c.signal();
+            }
+        } finally {
+            turn.unlock();
         }
     }
 }
