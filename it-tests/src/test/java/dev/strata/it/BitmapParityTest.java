@@ -125,6 +125,41 @@ class BitmapParityTest {
                 Tools.qemuImg("compare", QEMU.toString(), OURS.toString()).orFail().stdout());
     }
 
+    static Stream<Arguments> converts() {
+        return Stream.of(
+                Arguments.of(false, List.of("--bitmaps", "-O", "qcow2")),
+                Arguments.of(false, List.of("--bitmaps", "-O", "qcow2", "-o", "cluster_size=4k")),
+                Arguments.of(false, List.of("--bitmaps", "-O", "raw")),
+                Arguments.of(true, List.of("--bitmaps", "-O", "qcow2")),
+                Arguments.of(true, List.of("--bitmaps", "--skip-broken-bitmaps", "-O", "qcow2")));
+    }
+
+    /** convert --bitmaps (and --skip-broken-bitmaps) vs qemu-img convert: output, target bytes, bitmaps. */
+    @ParameterizedTest(name = "inUse={0} {1}")
+    @MethodSource("converts")
+    void convertCopiesBitmapsAsQemu(boolean inUse, List<String> options) throws IOException {
+        makeTwins(inUse);
+        Path qemuOut = DIR.resolve("qemu-out.img");
+        Path oursOut = DIR.resolve("ours-out.img");
+        Files.deleteIfExists(qemuOut);
+        Files.deleteIfExists(oursOut);
+        List<String> q = new ArrayList<>(List.of("convert"));
+        q.addAll(options);
+        List<String> o = new ArrayList<>(q);
+        q.addAll(List.of(QEMU.toString(), qemuOut.toString()));
+        o.addAll(List.of(QEMU.toString(), oursOut.toString()));
+        Tools.Result qemu = Tools.qemuImg(q.toArray(new String[0]));
+        Tools.Result ours = InProcessCli.strataImg(o.toArray(new String[0]));
+        assertEquals(qemu.exitCode(), ours.exitCode(), ours.stderr());
+        assertEquals(qemu.stdout(), ours.stdout());
+        assertEquals(Parity.asStrata(qemu.stderr()).replace(qemuOut.toString(), "OUT"),
+                ours.stderr().replace(oursOut.toString(), "OUT"));
+        assertEquals(Files.exists(qemuOut), Files.exists(oursOut));
+        if (Files.exists(qemuOut)) {
+            assertArrayEquals(Files.readAllBytes(qemuOut), Files.readAllBytes(oursOut), "target bytes");
+        }
+    }
+
     private static void compareStep(List<String> step, String... formatArgs) throws IOException {
         List<String> q = new ArrayList<>(List.of("bitmap"));
         q.addAll(Arrays.asList(formatArgs));

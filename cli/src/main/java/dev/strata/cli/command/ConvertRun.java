@@ -175,7 +175,10 @@ final class ConvertRun {
             ctx.error(late);
             return false;
         }
-        return copy(creation != null, outName, backing, meter);
+        if (!copy(creation != null, outName, backing, meter)) {
+            return false;
+        }
+        return !c.bitmaps || BitmapCopy.copy(ctx, sources.get(0), target, c.skipBrokenBitmaps);
     }
 
     /** Checks qemu-img makes once the target's create options are known. */
