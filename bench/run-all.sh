@@ -4,7 +4,8 @@
 # What it measures: see bench/map.sh (map --output=json wall time), bench/read.sh (sequential
 # read throughput), bench/info.sh (info wall time), each against the real qemu-img, and
 # bench/nbd.sh (stratad vs qemu-nbd: nbdcopy throughput, fio 4k random-read IOPS, FUSE dd,
-# memory); each compares in the same run and prints ratios. A script that fails does not stop the others;
+# memory), bench/convert.sh, bench/bench.sh and bench/commit.sh (commit of a 1 GiB overlay);
+# each compares in the same run and prints ratios. A script that fails does not stop the others;
 # the summary at the end lists each one's exit status, and the exit status is non-zero if any
 # failed. Takes about 10-16 minutes on 2 cores (most of it making images; nbd.sh ~5-6 min).
 #
@@ -15,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(map read info nbd convert bench)
+[[ ${#benches[@]} -gt 0 ]] || benches=(map read info nbd convert bench commit)
 summary=()
 failed=0
 for b in "${benches[@]}"; do

@@ -1,0 +1,347 @@
+package dev.strata.it;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code strata-img commit} against real {@code qemu-img commit} 7.2 on twins. Each case names a
+ * chain, built in a work directory by real qemu-img create and qemu-io writes (data, zero
+ * clusters, discarded clusters, compressed clusters, extended L2, a raw base, backing files in
+ * another directory named relatively); qemu-img commits it and the directory is set aside; the
+ * chain is built again at the same paths, its guest view saved, and strata-img commits it.
+ *
+ * <p>stdout, stderr and exit code must match (the -p progress lines in between the first and the
+ * last are timing-dependent in qemu's block job loop, so runs of them are compared by their first
+ * and last line). Then for every layer: {@code qemu-img info --output=json} (actual size
+ * masked), {@code map --output=json} (host offsets compared as a sorted set: qemu's job copies
+ * with up to 16 requests in flight, so which guest cluster gets which new host cluster first
+ * depends on timing), {@code qemu-img compare} of the twins and a clean real
+ * {@code qemu-img check}; the top's guest view must be what it was before the commit. A failing
+ * commit must leave every file of ours byte for byte as it was.
+ */
+class CommitParityTest {
+    private static final Path DIR = Tools.CWD.resolve("target/commit-parity");
+    private static final Path WORK = DIR.resolve("work");
+    private static final Path QEMU_RESULT = DIR.resolve("qemu");
+    private static final Path BEFORE = DIR.resolve("before.raw");
+    private static final Pattern PROGRESS = Pattern.compile("(?:    \\(\\d+\\.\\d\\d/100%\\)\\r)+");
+    private static final String OFFSET = "\"offset\": \\d+";
+    private static final Pattern PERCENT = Pattern.compile("\\((\\d+\\.\\d\\d)/100%\\)");
+
+    /** Layers of each chain, top first. */
+    private static final Map<String, List<String>> CHAINS = new LinkedHashMap<>();
+
+    static {
+        CHAINS.put("two", List.of("top.qcow2", "base.qcow2"));
+        CHAINS.put("three", List.of("top.qcow2", "sub/mid.qcow2", "sub/base.qcow2"));
+        CHAINS.put("raw", List.of("top.qcow2", "base.raw"));
+        CHAINS.put("ext", List.of("top.qcow2", "base.qcow2"));
+        CHAINS.put("v2", List.of("top.qcow2", "base.qcow2"));
+        CHAINS.put("small", List.of("top.qcow2", "base.qcow2"));
+        CHAINS.put("huge", List.of("top.qcow2", "base.qcow2"));
+        CHAINS.put("missing", List.of("top.qcow2"));
+        CHAINS.put("lockedbase", List.of("top.qcow2", "base.qcow2"));
+        CHAINS.put("lockedtop", List.of("top.qcow2", "base.qcow2"));
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> c = new ArrayList<>();
+        add(c, "two", "top.qcow2");
+        add(c, "two", "-p", "top.qcow2");
+        add(c, "two", "-q", "top.qcow2");
+        add(c, "two", "-d", "top.qcow2");
+        add(c, "two", "-f", "qcow2", "-t", "writethrough", "top.qcow2");
+        add(c, "two", "-t", "unsafe", "-r", "1G", "top.qcow2");
+        add(c, "two", "--object", "secret,id=s0,data=x", "top.qcow2");
+        add(c, "two", "--image-opts", "driver=qcow2,file.filename=" + WORK.resolve("top.qcow2"));
+        add(c, "two", "-b", "base.qcow2", "top.qcow2");
+        add(c, "two", "-b", WORK.resolve("base.qcow2").toString(), "top.qcow2");
+        add(c, "two", "-b", "nope.qcow2", "top.qcow2");
+        add(c, "two", "-p", "-b", "top.qcow2", "top.qcow2");
+        add(c, "two", "base.qcow2");
+        add(c, "two", "-p", "base.qcow2");
+        add(c, "two", "-f", "raw", "top.qcow2");
+        add(c, "two", "-f", "bogus", "top.qcow2");
+        add(c, "two", "-t", "bogus", "top.qcow2");
+        add(c, "two", "-r", "abc", "top.qcow2");
+        add(c, "two", "-r", "-5", "top.qcow2");
+        add(c, "two", "-x", "top.qcow2");
+        add(c, "two", "top.qcow2", "base.qcow2");
+        add(c, "two", "nothere.qcow2");
+        add(c, "three", "top.qcow2");
+        add(c, "three", "-d", "top.qcow2");
+        add(c, "three", "-p", "-b", "base.qcow2", "top.qcow2");
+        add(c, "three", "-b", "sub/mid.qcow2", "top.qcow2");
+        add(c, "three", "-b", "sub/base.qcow2", "top.qcow2");
+        add(c, "three", "-b", "mid.qcow2", "top.qcow2");
+        add(c, "three", "sub/mid.qcow2");
+        add(c, "raw", "top.qcow2");
+        add(c, "raw", "-d", "top.qcow2");
+        add(c, "ext", "top.qcow2");
+        add(c, "v2", "top.qcow2");
+        add(c, "small", "top.qcow2");
+        add(c, "huge", "top.qcow2");
+        add(c, "missing", "top.qcow2");
+        add(c, "lockedbase", "top.qcow2");
+        add(c, "lockedbase", "-p", "-d", "top.qcow2");
+        add(c, "lockedtop", "top.qcow2");
+        return c.stream();
+    }
+
+    private static void add(List<Arguments> c, String chain, String... args) {
+        String[] full = new String[args.length + 1];
+        full[0] = "commit";
+        for (int i = 0; i < args.length; i++) {
+            boolean file = (args[i].endsWith(".qcow2") || args[i].endsWith(".raw")) && !args[i].contains("=");
+            boolean baseName = i > 0 && args[i - 1].equals("-b");
+            full[i + 1] = file && !baseName && !args[i].startsWith("/") ? WORK.resolve(args[i]).toString() : args[i];
+        }
+        c.add(Arguments.of(chain + ": " + String.join(" ", args), chain, full));
+    }
+
+    @ParameterizedTest(name = "commit {0}")
+    @MethodSource("cases")
+    void sameAsQemuImg(String label, String chain, String[] args) throws IOException {
+        List<String> layers = CHAINS.get(chain);
+        Tools.Result qemu;
+        try {
+            makeChain(chain);
+            qemu = Tools.qemuImg(args);
+        } finally {
+            unlock(chain);
+        }
+        deleteTree(QEMU_RESULT);
+        Files.move(WORK, QEMU_RESULT);
+        Map<String, byte[]> before = new LinkedHashMap<>();
+        Tools.Result ours;
+        try {
+            makeChain(chain);
+            if (!chain.equals("missing")) {
+                Files.deleteIfExists(BEFORE);
+                Tools.qemuImg("convert", "-O", "raw", WORK.resolve("top.qcow2").toString(), BEFORE.toString()).orFail();
+            }
+            for (String layer : layers) {
+                before.put(layer, Files.readAllBytes(WORK.resolve(layer)));
+            }
+            ours = InProcessCli.strataImg(args);
+        } finally {
+            unlock(chain);
+        }
+        assertEquals(progressRuns(qemu.stdout()), progressRuns(ours.stdout()), "stdout");
+        assertEquals(Parity.asStrata(qemu.stderr()), ours.stderr(), "stderr");
+        assertEquals(qemu.exitCode(), ours.exitCode(), () -> "exit code; our stderr: " + ours.stderr());
+        assertNonDecreasing(ours.stdout());
+
+        if (ours.exitCode() != 0) {
+            for (String layer : layers) {
+                assertArrayEquals(before.get(layer), Files.readAllBytes(WORK.resolve(layer)),
+                        layer + " changed by a failed commit");
+            }
+            return;
+        }
+        for (String layer : layers) {
+            Path theirs = QEMU_RESULT.resolve(layer);
+            Path mine = WORK.resolve(layer);
+            String fmt = layer.endsWith(".raw") ? "raw" : "qcow2";
+            assertEquals(info(theirs, fmt).replace(QEMU_RESULT.toString(), WORK.toString()), info(mine, fmt),
+                    "info of " + layer);
+            String theirMap = Tools.qemuImg("map", "-f", fmt, "--output=json", theirs.toString()).orFail().stdout()
+                    .replace(QEMU_RESULT.toString(), WORK.toString());
+            String myMap = Tools.qemuImg("map", "-f", fmt, "--output=json", mine.toString()).orFail().stdout();
+            assertEquals(theirMap.replaceAll(OFFSET, "\"offset\": N"), myMap.replaceAll(OFFSET, "\"offset\": N"),
+                    "map of " + layer);
+            assertEquals(hostOffsets(theirMap), hostOffsets(myMap), "host clusters used in " + layer);
+            Tools.qemuImg("compare", "-f", fmt, "-F", fmt, theirs.toString(), mine.toString()).orFail();
+            if (fmt.equals("qcow2")) {
+                Tools.qemuImg("check", mine.toString()).orFail();
+            }
+        }
+        Tools.qemuImg("compare", "-F", "raw", WORK.resolve("top.qcow2").toString(), BEFORE.toString()).orFail();
+    }
+
+    /**
+     * stdout with each run of progress lines reduced to its first and last line: qemu prints a
+     * line per turn of its job loop, and how many turns a job takes depends on timing.
+     */
+    private static String progressRuns(String stdout) {
+        Matcher m = PROGRESS.matcher(stdout);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String[] lines = m.group().split("(?<=\\r)");
+            String kept = lines.length == 1 ? lines[0] : lines[0] + lines[lines.length - 1];
+            m.appendReplacement(out, Matcher.quoteReplacement(kept));
+        }
+        m.appendTail(out);
+        return out.toString();
+    }
+
+    private static final Pattern HOST_RANGE = Pattern.compile("\"length\": (\\d+),[^}]*\"offset\": (\\d+)");
+
+    /**
+     * The host ranges a map names, sorted and merged: which host bytes hold the layer's data,
+     * whatever guest range each went to.
+     */
+    private static List<String> hostOffsets(String map) {
+        Matcher m = HOST_RANGE.matcher(map);
+        List<long[]> ranges = new ArrayList<>();
+        while (m.find()) {
+            ranges.add(new long[] {Long.parseLong(m.group(2)), Long.parseLong(m.group(1))});
+        }
+        ranges.sort(Comparator.comparingLong(r -> r[0]));
+        List<String> merged = new ArrayList<>();
+        long start = -1;
+        long end = -1;
+        for (long[] r : ranges) {
+            if (r[0] != end) {
+                if (start >= 0) {
+                    merged.add(start + "+" + (end - start));
+                }
+                start = r[0];
+            }
+            end = r[0] + r[1];
+        }
+        if (start >= 0) {
+            merged.add(start + "+" + (end - start));
+        }
+        return merged;
+    }
+
+    private static void assertNonDecreasing(String stdout) {
+        Matcher m = PERCENT.matcher(stdout);
+        double last = -1;
+        while (m.find()) {
+            double v = Double.parseDouble(m.group(1));
+            assertTrue(v >= last, () -> "progress went back: " + stdout.replace('\r', '|'));
+            last = v;
+        }
+    }
+
+    private static String info(Path image, String fmt) {
+        return Tools.qemuImg("info", "-f", fmt, "--output=json", image.toString()).orFail().stdout()
+                .replaceAll("\"actual-size\": \\d+", "\"actual-size\": N");
+    }
+
+    private static String w(String name) {
+        return WORK.resolve(name).toString();
+    }
+
+    private static void qcow2(String name, String size, String... options) {
+        List<String> cmd = new ArrayList<>(List.of("create", "-q", "-f", "qcow2"));
+        cmd.addAll(Arrays.asList(options));
+        cmd.add(w(name));
+        if (size != null) {
+            cmd.add(size);
+        }
+        Tools.qemuImg(cmd.toArray(new String[0])).orFail();
+    }
+
+    private static void io(String name, String... commands) {
+        List<String> cmd = new ArrayList<>();
+        for (String command : commands) {
+            cmd.add("-c");
+            cmd.add(command);
+        }
+        cmd.add(w(name));
+        Tools.qemuIo(cmd.toArray(new String[0])).orFail();
+    }
+
+    /** The usual overlay writes: data, a zeroed range, a discarded one, a compressed cluster. */
+    private static void overlayWrites(String top) {
+        io(top, "write -P 0x22 512k 64k", "write -z 2M 128k", "write -P 0x23 5M 4k", "write -z 3M 64k",
+                "write -P 0x24 1536k 128k", "discard 1536k 64k", "write -c -P 0x25 64k 64k", "write -P 0x26 100k 7k");
+    }
+
+    private static void makeChain(String chain) throws IOException {
+        deleteTree(WORK);
+        Files.createDirectories(WORK.resolve("sub"));
+        switch (chain) {
+            case "two", "lockedbase", "lockedtop" -> {
+                qcow2("base.qcow2", "4M");
+                io("base.qcow2", "write -P 0x11 0 1M", "write -P 0x17 3M 64k");
+                qcow2("top.qcow2", "6M", "-b", "base.qcow2", "-F", "qcow2");
+                overlayWrites("top.qcow2");
+                if (chain.equals("lockedbase")) {
+                    Tools.run("chattr", "+i", w("base.qcow2")).orFail();
+                } else if (chain.equals("lockedtop")) {
+                    Tools.run("chattr", "+i", w("top.qcow2")).orFail();
+                }
+            }
+            case "three" -> {
+                qcow2("sub/base.qcow2", "4M");
+                io("sub/base.qcow2", "write -P 0x11 0 2M");
+                qcow2("sub/mid.qcow2", "3M", "-b", "base.qcow2", "-F", "qcow2");
+                io("sub/mid.qcow2", "write -P 0x33 1M 256k", "write -z 0 64k", "write -c -P 0x34 2M 64k");
+                qcow2("top.qcow2", "6M", "-b", "sub/mid.qcow2", "-F", "qcow2");
+                overlayWrites("top.qcow2");
+            }
+            case "raw" -> {
+                Tools.qemuImg("create", "-q", "-f", "raw", w("base.raw"), "4M").orFail();
+                Tools.qemuIo("-f", "raw", "-c", "write -P 0x11 0 1M", "-c", "write -P 0x12 3M 512k", w("base.raw"))
+                        .orFail();
+                qcow2("top.qcow2", "6M", "-b", "base.raw", "-F", "raw");
+                overlayWrites("top.qcow2");
+            }
+            case "ext" -> {
+                qcow2("base.qcow2", "4M", "-o", "extended_l2=on");
+                io("base.qcow2", "write -P 0x11 0 1M");
+                qcow2("top.qcow2", "4M", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2");
+                io("top.qcow2", "write -P 0x22 8k 4k", "write -z 64k 2k", "write -z 128k 8k", "write -P 0x23 2M 12k",
+                        "discard 2M 4k");
+            }
+            case "v2" -> {
+                qcow2("base.qcow2", "4M", "-o", "compat=0.10");
+                io("base.qcow2", "write -P 0x11 0 1M");
+                qcow2("top.qcow2", "4M", "-o", "compat=0.10", "-b", "base.qcow2", "-F", "qcow2");
+                io("top.qcow2", "write -P 0x22 512k 64k", "write -z 2M 128k", "write -c -P 0x25 64k 64k",
+                        "write -P 0x26 3M 4k");
+            }
+            case "small", "huge" -> {
+                qcow2("base.qcow2", "4M", "-o", chain.equals("small") ? "cluster_size=4k" : "cluster_size=1M");
+                io("base.qcow2", "write -P 0x11 0 1M", "write -P 0x12 3M 8k");
+                qcow2("top.qcow2", "6M", "-b", "base.qcow2", "-F", "qcow2");
+                overlayWrites("top.qcow2");
+            }
+            case "missing" -> qcow2("top.qcow2", "4M", "-u", "-b", "gone.qcow2", "-F", "qcow2");
+            default -> throw new IllegalArgumentException(chain);
+        }
+    }
+
+    private static void unlock(String chain) {
+        if (chain.startsWith("locked")) {
+            for (String layer : CHAINS.get(chain)) {
+                if (Files.exists(WORK.resolve(layer))) {
+                    Tools.run("chattr", "-i", w(layer)).orFail();
+                }
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
