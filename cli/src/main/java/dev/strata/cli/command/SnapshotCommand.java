@@ -17,7 +17,8 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code strata-img snapshot}: qemu-img 7.2's img_snapshot. One of -l, -c, -a, -d (a second one
+ * {@code strata-img snapshot}: qemu-img 7.2's img_snapshot, whose getopt string has no -f (the
+ * format is always probed, or given with --image-opts). One of -l, -c, -a, -d (a second one
  * is "Cannot mix '-l', '-a', '-c', '-d'" while parsing); --object is processed while parsing;
  * exactly one image. The list is bdrv_snapshot_dump's table ("Snapshot list:" only when there
  * are snapshots; -q does not silence it). Errors: create prints the errno as qemu-img 7.2 does
@@ -32,9 +33,6 @@ public final class SnapshotCommand implements Callable<Integer>, OptionHook {
 
     @Option(names = {"-h", "--help"}, description = "Print help and exit.")
     private boolean help;
-
-    @Option(names = "-f", description = "Image format (probed when absent).")
-    private String format;
 
     @Option(names = "-l", description = "List the snapshots.")
     private boolean list;
@@ -103,7 +101,7 @@ public final class SnapshotCommand implements Callable<Integer>, OptionHook {
         }
         List<SnapshotInfo> snapshots;
         try {
-            ImageOpts.Resolved image = ImageOpts.resolve(imageOpts, files.get(0), format);
+            ImageOpts.Resolved image = ImageOpts.resolve(imageOpts, files.get(0), null);
             snapshots = SnapshotOp.run(image.source(), action, snapshotName, forceShare || image.forceShare(),
                     System.currentTimeMillis() * 1000, text -> {
                         ctx.err().print(text);

@@ -145,6 +145,10 @@ public final class SnapshotOp {
                     break;
                 case APPLY:
                     if (!qcow2) {
+                        if (top.probed() && "raw".equals(driver.formatName())) {
+                            // the fallback to the protocol layer closes and reopens the raw node
+                            warnings.accept(RawProbeWarning.text(source.fileName()));
+                        }
                         throw new ActionFailed(ErrorKind.ENOTSUP, "Block driver does not support snapshots",
                                 List.of(), false);
                     }
