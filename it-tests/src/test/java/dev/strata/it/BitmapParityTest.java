@@ -157,6 +157,7 @@ class BitmapParityTest {
         assertEquals(Files.exists(qemuOut), Files.exists(oursOut));
         if (Files.exists(qemuOut)) {
             assertArrayEquals(Files.readAllBytes(qemuOut), Files.readAllBytes(oursOut), "target bytes");
+            Parity.assertSameAsQemu("measure", "-O", "qcow2", oursOut.toString());
         }
     }
 
