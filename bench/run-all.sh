@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(map read info nbd convert bench commit)
+[[ ${#benches[@]} -gt 0 ]] || benches=(map read info nbd convert bench commit rebase)
 summary=()
 failed=0
 for b in "${benches[@]}"; do

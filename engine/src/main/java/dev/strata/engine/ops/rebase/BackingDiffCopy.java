@@ -23,7 +23,7 @@ package dev.strata.engine.ops.rebase;
  * Nothing else is written: the guest view is unchanged at every moment, as in qemu.
  *
  * Speed: the new backing file is read on a second thread while this one reads the old one;
- * buffers are direct and reused; sectors are compared with ByteBuffer.mismatch.
+ * buffers are direct and reused; equal sector runs are skipped with one ByteBuffer.mismatch.
  */
 
 import dev.strata.engine.StrataException;
@@ -151,10 +151,17 @@ final class BackingDiffCopy {
                                   BackingReader below) {
         int written = 0;
         while (written < len) {
+            int end;
             boolean differ = sectorDiffers(bufOld, bufNew, written, len);
-            int end = Math.min(len, written + SECTOR);
-            while (end < len && sectorDiffers(bufOld, bufNew, end, len) == differ) {
-                end = Math.min(len, end + SECTOR);
+            if (!differ) {
+                // a run of equal sectors ends at the sector of the first differing byte
+                int m = bufOld.slice(written, len - written).mismatch(bufNew.slice(written, len - written));
+                end = m < 0 ? len : written + m / SECTOR * SECTOR;
+            } else {
+                end = Math.min(len, written + SECTOR);
+                while (end < len && sectorDiffers(bufOld, bufNew, end, len)) {
+                    end = Math.min(len, end + SECTOR);
+                }
             }
             if (differ) {
                 long at = offset + written;
