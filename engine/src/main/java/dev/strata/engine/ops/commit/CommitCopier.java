@@ -48,6 +48,7 @@ final class CommitCopier {
     private final JobRateLimit rate;
     private final CommitListener listener;
     private final BitSet dirty = new BitSet();
+    private final ByteBuffer buf = ByteBuffer.allocateDirect((int) MAX_IO_BYTES);
     private long done;
 
     CommitCopier(CommitChain chain, LayerWriter writer, long rateBytesPerSecond, CommitListener listener) {
@@ -165,7 +166,6 @@ final class CommitCopier {
             from = pos - pos % baseCluster;
             to = Math.min(length, (to + baseCluster - 1) / baseCluster * baseCluster);
         }
-        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(to - from, MAX_IO_BYTES));
         for (long at = from; at < to; ) {
             int n = (int) Math.min(to - at, buf.capacity());
             buf.clear().limit(n);
