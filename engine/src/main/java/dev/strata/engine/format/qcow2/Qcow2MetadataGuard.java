@@ -6,7 +6,8 @@ package dev.strata.engine.format.qcow2;
  * header, the active L1 table, active L2 tables, the refcount table, refcount blocks, the
  * snapshot table, snapshot L1 tables or the bitmap directory. An overlap means the metadata
  * that led there is corrupt: the image is marked corrupt (fatal event) and the write fails
- * with EIO, naming the first overlapping kind in qemu's order.
+ * with EIO, naming the overlapping kind qemu's check order tests first (header, active L1,
+ * refcount table, snapshot table, inactive L1, active L2, refcount block, ...).
  *
  * The map of metadata clusters is built lazily and dropped whenever the writer moves metadata
  * (new L2 table, refcount growth, L1 growth), so a check is one hash lookup per cluster.
@@ -20,6 +21,11 @@ final class Qcow2MetadataGuard {
     /** qemu's metadata_ol_names, by bit number. */
     private static final String[] NAMES = {"qcow2_header", "active L1 table", "active L2 table", "refcount table",
         "refcount block", "snapshot table", "inactive L1 table", "inactive L2 table", "bitmap directory"};
+    /**
+     * The order qemu's qcow2_check_metadata_overlap tests the kinds in: the first overlapping
+     * one in this order is the one it names.
+     */
+    private static final int[] CHECK_ORDER = {0, 1, 3, 5, 6, 2, 4, 7, 8};
     /** Bit of active L2 tables (not checked when writing an L2 slice). */
     static final int ACTIVE_L2 = 2;
 
@@ -52,19 +58,26 @@ final class Qcow2MetadataGuard {
         }
         long first = offset >>> state.clusterBits;
         long last = (offset + length - 1) >>> state.clusterBits;
-        int found = Integer.MAX_VALUE;
+        int overlapping = 0;
         for (long c = first; c <= last; c++) {
             Integer mask = map.get(c);
             if (mask != null) {
-                int m = ignoredBit >= 0 ? mask & ~(1 << ignoredBit) : mask;
-                if (m != 0) {
-                    found = Math.min(found, Integer.numberOfTrailingZeros(m));
-                }
+                overlapping |= ignoredBit >= 0 ? mask & ~(1 << ignoredBit) : mask;
             }
         }
-        if (found != Integer.MAX_VALUE) {
-            throw state.corrupt("Preventing invalid write on metadata (overlaps with " + NAMES[found] + ")");
+        if (overlapping != 0) {
+            throw state.corrupt("Preventing invalid write on metadata (overlaps with " + NAMES[first(overlapping)] + ")");
         }
+    }
+
+    /** The kind qemu names among the overlapping ones. */
+    private static int first(int overlapping) {
+        for (int bit : CHECK_ORDER) {
+            if ((overlapping & (1 << bit)) != 0) {
+                return bit;
+            }
+        }
+        throw new IllegalArgumentException("no overlap");
     }
 
     private Map<Long, Integer> build() {
