@@ -13,11 +13,30 @@ import java.nio.ByteBuffer;
 public interface BackingReader {
 
     /** No backing layer: everything reads as zeros. */
-    BackingReader NONE = (dst, offset) -> Zeros.fill(dst);
+    BackingReader NONE = new BackingReader() {
+        @Override
+        public void read(ByteBuffer dst, long offset) {
+            Zeros.fill(dst);
+        }
+
+        @Override
+        public boolean readsAsZeros(long offset, long length) {
+            return true;
+        }
+    };
 
     /**
      * Fills {@code dst} (all of {@code dst.remaining()} bytes) with the bytes the backing chain
      * holds at guest offset {@code offset}.
      */
     void read(ByteBuffer dst, long offset);
+
+    /**
+     * Whether the chain below reads as zeros at [offset, offset+length) by block status (zero
+     * or unallocated everywhere, or past the end of a shorter layer), as qemu's
+     * bdrv_block_status_above says; not a content check. Without that knowledge: false.
+     */
+    default boolean readsAsZeros(long offset, long length) {
+        return false;
+    }
 }

@@ -65,7 +65,44 @@ public final class ImageChain implements Image {
 
     /** Reads of the layers below the top one: what copy-on-write copies from. */
     private BackingReader below() {
-        return layers.size() < 2 ? BackingReader.NONE : (dst, offset) -> readLayer(1, dst, offset);
+        if (layers.size() < 2) {
+            return BackingReader.NONE;
+        }
+        return new BackingReader() {
+            @Override
+            public void read(ByteBuffer dst, long offset) {
+                readLayer(1, dst, offset);
+            }
+
+            @Override
+            public boolean readsAsZeros(long offset, long length) {
+                return zeroFrom(1, offset, length);
+            }
+        };
+    }
+
+    /** Whether layers {@code depth} and below read as zeros by block status over the range. */
+    private boolean zeroFrom(int depth, long offset, long length) {
+        long end = offset + length;
+        long pos = offset;
+        while (pos < end) {
+            long bytes = end - pos;
+            for (int d = depth; ; d++) {
+                LayerStatus st = layerStatus(d, pos, bytes);
+                bytes = st.length();
+                if (st.data()) {
+                    return false;
+                }
+                if (st.zero()) {
+                    break;
+                }
+                if (d + 1 >= layers.size()) {
+                    return false;
+                }
+            }
+            pos += bytes;
+        }
+        return true;
     }
 
     @Override

@@ -469,6 +469,111 @@ final class Qcow2ClusterWriter {
         }, mayUnmap);
     }
 
+    /**
+     * qemu's qcow2_subcluster_zeroize on a v3 image: [offset, offset+bytes) is subcluster
+     * aligned (its end may be the unaligned end of the disk); partial clusters at either end get
+     * their subclusters' zero bits (zero_l2_subclusters), whole clusters become zero clusters.
+     *
+     * @return false where qemu answers ENOTSUP (part of a compressed cluster)
+     */
+    boolean zeroSubclusters(long offset, long bytes, boolean mayUnmap) {
+        long end = offset + bytes;
+        long head = Math.min(end, roundUpCluster(offset)) - offset;
+        offset += head;
+        long tail = end >= s.virtualSize ? 0 : end - Math.max(offset, end & ~(s.clusterSize - 1));
+        end -= tail;
+        if (head > 0 && !zeroL2Subclusters(offset - head, head)) {
+            return false;
+        }
+        if (end > offset) {
+            zeroClusters(offset, roundUpCluster(end) - offset, mayUnmap);
+        }
+        return tail <= 0 || zeroL2Subclusters(end, tail);
+    }
+
+    private long roundUpCluster(long v) {
+        return (v + s.clusterSize - 1) & ~(s.clusterSize - 1);
+    }
+
+    /** qemu's zero_l2_subclusters: the subclusters of [offset, offset+bytes) (inside one cluster) read as zeros. */
+    private boolean zeroL2Subclusters(long offset, long bytes) {
+        long l2Offset = writableL2(offset >>> (s.clusterBits + s.l2Bits));
+        long l2Index = (offset >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
+        long sliceOffset = s.sliceOffset(l2Offset, l2Index);
+        long[] words = s.l2Cache.slice(sliceOffset).clone();
+        int i = (int) (l2Index % s.sliceEntries);
+        long entry = words[i * s.entryWords];
+        if ((entry & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
+            return false;
+        }
+        int first = (int) ((offset & (s.clusterSize - 1)) >>> s.subclusterBits);
+        int n = (int) ((bytes + (1L << s.subclusterBits) - 1) >>> s.subclusterBits);
+        long range = ((1L << (first + n)) - 1) & ~((1L << first) - 1);
+        long bitmap = words[i * s.entryWords + 1];
+        long updated = (bitmap | (range << 32)) & ~range;
+        if (updated != bitmap) {
+            words[i * s.entryWords + 1] = updated;
+            s.writeSlice(sliceOffset, words, i, i + 1);
+        }
+        return true;
+    }
+
+    /** The type of the (sub)cluster holding guest {@code offset} in this layer. */
+    private Qcow2SubclusterType typeAt(long offset) {
+        long l1e = s.l1.entry(offset >>> (s.clusterBits + s.l2Bits));
+        long l2 = l1e & Qcow2L2Entry.L1_OFFSET_MASK;
+        if (l2 == 0) {
+            return Qcow2SubclusterType.UNALLOCATED_PLAIN;
+        }
+        long l2Index = (offset >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
+        long[] words = s.l2Cache.slice(s.sliceOffset(l2, l2Index));
+        int w = (int) (l2Index % s.sliceEntries) * s.entryWords;
+        Qcow2L2Entry e = new Qcow2L2Entry(words[w], s.extended ? words[w + 1] : 0);
+        int sc = (int) ((offset & (s.clusterSize - 1)) >>> s.subclusterBits);
+        return e.subclusterType(sc, s.extended, s.externalData);
+    }
+
+    /** Whether qemu's pwrite_zeroes may turn the (sub)cluster at {@code offset} into a zero one. */
+    boolean zeroableSubcluster(long offset) {
+        switch (typeAt(offset)) {
+            case UNALLOCATED_PLAIN:
+            case UNALLOCATED_ALLOC:
+            case ZERO_PLAIN:
+            case ZERO_ALLOC:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /**
+     * qemu's is_zero: whether guest [offset, offset+bytes) (clamped to the disk) reads as zeros by
+     * block status (zero (sub)clusters here, or unallocated here and zero below), not by content.
+     */
+    boolean readsAsZeros(long offset, long bytes, BackingReader below) {
+        long end = Math.min(offset + bytes, s.virtualSize);
+        long sc = 1L << s.subclusterBits;
+        long pos = offset;
+        while (pos < end) {
+            long next = Math.min(end, (pos & ~(sc - 1)) + sc);
+            switch (typeAt(pos)) {
+                case ZERO_PLAIN:
+                case ZERO_ALLOC:
+                    break;
+                case UNALLOCATED_PLAIN:
+                case UNALLOCATED_ALLOC:
+                    if (!below.readsAsZeros(pos, next - pos)) {
+                        return false;
+                    }
+                    break;
+                default:
+                    return false;
+            }
+            pos = next;
+        }
+        return true;
+    }
+
     /** qemu's discard_in_l2_slice (full_discard false) over whole clusters. */
     void discardClusters(long guestOffset, long length) {
         forEachSlice(guestOffset, length, (entry, bitmap) -> {

@@ -179,35 +179,74 @@ final class Qcow2Writer implements LayerWriter {
     @Override
     public void writeZeroes(long guestOffset, long length, boolean mayUnmap, BackingReader below) {
         usable();
+        // qemu's block layer (bdrv_co_do_pwrite_zeroes) cuts the request at the subcluster
+        // alignment: an unaligned head, the aligned bulk, an unaligned tail; each piece the driver
+        // cannot zero in metadata is written as zero bytes.
+        long sc = 1L << s.subclusterBits;
         long end = guestOffset + length;
-        long cs = s.clusterSize;
-        long alignedStart = (guestOffset + cs - 1) & ~(cs - 1);
-        long alignedEnd = end == s.virtualSize ? end : end & ~(cs - 1);
-        boolean metadataZeros = s.version >= 3 || !s.hasBacking;
-        if (!metadataZeros || alignedStart >= alignedEnd) {
-            writeZeroBytes(guestOffset, end, below);
-            guestWrites.written(guestOffset, length);
-            afterWrite();
-            return;
+        long tail = end & (sc - 1);
+        long pos = guestOffset;
+        while (pos < end) {
+            long num = end - pos;
+            long head = pos & (sc - 1);
+            if (head != 0) {
+                num = Math.min(num, sc - head);
+            } else if (tail != 0 && num > sc) {
+                num -= tail;
+            }
+            if (!zeroize(pos, num, mayUnmap, below)) {
+                writeZeroBytes(pos, pos + num, below);
+            }
+            pos += num;
         }
-        writeZeroBytes(guestOffset, alignedStart, below);
+        guestWrites.written(guestOffset, length);
+        afterWrite();
+    }
+
+    /**
+     * qemu's qcow2_co_pwrite_zeroes for one piece: a piece that does not cover whole
+     * subclusters is widened to its subcluster when the rest of it already reads as zeros and the
+     * subcluster is unallocated or zero; then the subclusters and clusters become zero in
+     * metadata (v3), or unallocated (v2 without a backing file).
+     *
+     * @return false where qemu answers ENOTSUP (the caller writes zero bytes instead)
+     */
+    private boolean zeroize(long pos, long num, boolean mayUnmap, BackingReader below) {
+        long sc = 1L << s.subclusterBits;
+        long head = pos & (sc - 1);
+        long tailGap = ((pos + num + sc - 1) & ~(sc - 1)) - (pos + num);
+        if (pos + num == s.virtualSize) {
+            tailGap = 0;
+        }
+        boolean widened = head != 0 || tailGap != 0;
+        if (widened && !(clusters.readsAsZeros(pos - head, head, below)
+                && clusters.readsAsZeros(pos + num, tailGap, below))) {
+            return false;
+        }
+        long offset = widened ? pos - head : pos;
+        long bytes = widened ? sc : num;
+        if (s.version < 3 && s.hasBacking) {
+            return false;
+        }
         lock.writeLock().lock();
         try {
             usable();
+            if (widened && !clusters.zeroableSubcluster(offset)) {
+                return false;
+            }
             markDirty();
-            long wholeEnd = Math.min(alignedEnd, ((alignedEnd + cs - 1) & ~(cs - 1)));
+            boolean done;
             if (s.version >= 3) {
-                clusters.zeroClusters(alignedStart, roundUp(wholeEnd) - alignedStart, mayUnmap);
+                done = clusters.zeroSubclusters(offset, bytes, mayUnmap);
             } else {
-                clusters.unallocateClusters(alignedStart, roundUp(wholeEnd) - alignedStart);
+                clusters.unallocateClusters(offset, roundUp(offset + bytes) - offset);
+                done = true;
             }
             limitPending();
+            return done;
         } finally {
             lock.writeLock().unlock();
         }
-        writeZeroBytes(alignedEnd, end, below);
-        guestWrites.written(guestOffset, length);
-        afterWrite();
     }
 
     private long roundUp(long v) {
