@@ -46,11 +46,13 @@ public final class Qcow2Bitmaps {
     /** qemu's bs->dirty_bitmaps: newest first. */
     private final List<PersistentBitmap> list = new ArrayList<>();
     private volatile PersistentBitmap[] enabled = new PersistentBitmap[0];
+    /** Per thread: how many {@link #untracked} calls are running. */
+    private final ThreadLocal<int[]> untracked = ThreadLocal.withInitial(() -> new int[1]);
 
     /** One dirty bitmap in memory. */
     public static final class PersistentBitmap {
         private final String name;
-        private final DirtyBitmap bits;
+        private volatile DirtyBitmap bits;
         private volatile boolean enabled;
         private final boolean inconsistent;
         private final boolean readOnly;
@@ -154,14 +156,67 @@ public final class Qcow2Bitmaps {
 
     /** Marks {@code [offset, offset + length)} dirty in every enabled bitmap (bdrv_set_dirty). */
     public void guestWrite(long offset, long length) {
+        if (untracked.get()[0] > 0) {
+            return;
+        }
         for (PersistentBitmap p : enabled) {
             p.bits.set(offset, length);
         }
     }
 
-    /** The image's virtual size changed (bitmaps follow it as bdrv_dirty_bitmap_truncate would). */
-    void virtualSizeChanged(long size) {
+    /**
+     * qcow2_truncate_bitmaps_check: a resize needs every bitmap of the directory in memory and
+     * usable; the first inconsistent one (directory order) refuses it.
+     *
+     * @throws StrataException EINVAL "Bitmap 'NAME' is inconsistent and cannot be used" (with
+     *                         qemu's hint line)
+     */
+    synchronized void checkResizable() {
+        for (int i = list.size() - 1; i >= 0; i--) {
+            checkUsable(list.get(i), true);
+        }
+    }
+
+    /**
+     * Runs {@code action} (on this thread) without marking any bitmap: for writes a driver makes
+     * on its own behalf rather than through the block layer, such as the zeroing of the range a
+     * resize adds over a longer backing file (qcow2_co_truncate's BDRV_REQ_ZERO_WRITE).
+     */
+    public void untracked(Runnable action) {
+        int[] depth = untracked.get();
+        depth[0]++;
+        try {
+            action.run();
+        } finally {
+            depth[0]--;
+        }
+    }
+
+    /**
+     * The image's virtual size changed: every bitmap follows it as bdrv_dirty_bitmap_truncate
+     * (hbitmap_truncate) does: chunks wholly past a smaller end are dropped, a partial last
+     * chunk keeps its bit, a larger end adds clean chunks.
+     */
+    synchronized void virtualSizeChanged(long size) {
         this.virtualSize = size;
+        for (PersistentBitmap p : list) {
+            DirtyBitmap old = p.bits;
+            if (old.size() == size) {
+                continue;
+            }
+            DirtyBitmap resized = new DirtyBitmap(size, old.granularity());
+            long pos = old.size() == 0 ? -1 : old.nextDirty(0);
+            while (pos >= 0 && pos < size) {
+                long end = old.nextClean(pos);
+                if (end < 0) {
+                    end = old.size();
+                }
+                resized.set(pos, Math.min(end, size) - pos);
+                pos = end >= old.size() ? -1 : old.nextDirty(end);
+            }
+            p.bits = resized;
+        }
+        refreshEnabled();
     }
 
     /** The default granularity of a new bitmap (bdrv_get_default_bitmap_granularity). */

@@ -114,6 +114,7 @@ public final class Qcow2Driver implements FormatDriver {
             this.persistentBitmaps = Qcow2Bitmaps.load(file, header, bitmaps, true, w::flushForMetadata,
                     w::headerRewritten);
             w.onGuestWrite(persistentBitmaps::guestWrite);
+            w.useBitmaps(persistentBitmaps);
         } else {
             this.writer = null;
         }

@@ -5,8 +5,9 @@ package dev.strata.engine.format.qcow2;
  * size-0 image) and 'resize' lay out exactly what qemu lays out:
  *
  *  - refusals first: size not a multiple of 512, snapshots of a v2 image (v3 images with
- *    internal snapshots resize: the snapshots keep their own L1 tables and sizes), bitmaps,
- *    preallocation on shrink;
+ *    internal snapshots resize: the snapshots keep their own L1 tables and sizes), persistent
+ *    bitmaps that are inconsistent (in_use when opened) or were not loaded
+ *    (qcow2_truncate_bitmaps_check), preallocation on shrink;
  *  - shrink: every cluster past the new end is dropped (full discard: entries zeroed, clusters
  *    freed, and punched once no snapshot uses them; an L2 table shared with a snapshot is
  *    copied first), L1 entries past the new L1 size zeroed and their L2 tables freed (the
@@ -22,7 +23,8 @@ package dev.strata.engine.format.qcow2;
  *  - falloc/full: new self-covering refcount structures sized for everything at the end of the
  *    used file (qcow2_refcount_area with exact size), the data area allocated right after them,
  *    the file grown with fallocate/zeros, then the L2 entries linked;
- *  - the new size is written to the header last.
+ *  - the new size is written to the header last; the loaded bitmaps then follow the new size
+ *    (the block layer's bdrv_dirty_bitmap_truncate) and are stored when the image closes.
  */
 
 import dev.strata.engine.ErrorKind;
@@ -41,12 +43,19 @@ final class Qcow2Resizer {
     private final Qcow2ClusterWriter clusters;
     private final boolean hasBitmaps;
     private final int snapshotCount;
+    /** The image's loaded persistent bitmaps, or null while none are loaded. */
+    private volatile Qcow2Bitmaps bitmaps;
 
     Qcow2Resizer(Qcow2WriteState state, Qcow2ClusterWriter clusters, boolean hasBitmaps, int snapshotCount) {
         this.s = state;
         this.clusters = clusters;
         this.hasBitmaps = hasBitmaps;
         this.snapshotCount = snapshotCount;
+    }
+
+    /** The persistent bitmaps loaded for this image: a resize checks and resizes them. */
+    void useBitmaps(Qcow2Bitmaps loaded) {
+        this.bitmaps = loaded;
     }
 
     /** See {@link dev.strata.engine.format.LayerWriter#resize}. */
@@ -58,7 +67,10 @@ final class Qcow2Resizer {
             // v2 snapshots need not record their size, so qemu resizes only v3 images with them.
             throw StrataException.unsupported("Can't resize a v2 image which has snapshots");
         }
-        if (hasBitmaps) {
+        Qcow2Bitmaps loaded = bitmaps;
+        if (loaded != null) {
+            loaded.checkResizable();
+        } else if (hasBitmaps) {
             throw StrataException.unsupported("Cannot resize qcow2 with persistent bitmaps that were not loaded "
                     + "into memory");
         }
@@ -89,6 +101,9 @@ final class Qcow2Resizer {
                 throw new IllegalStateException();
         }
         s.writeSize(newSize);
+        if (loaded != null) {
+            loaded.virtualSizeChanged(newSize);
+        }
     }
 
     private long l1EntriesFor(long size) {

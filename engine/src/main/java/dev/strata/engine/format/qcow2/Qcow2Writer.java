@@ -61,6 +61,11 @@ final class Qcow2Writer implements LayerWriter {
         state.pending.active(true);
     }
 
+    /** The persistent bitmaps loaded for this image, which a resize checks and resizes. */
+    void useBitmaps(Qcow2Bitmaps loaded) {
+        resizer.useBitmaps(loaded);
+    }
+
     /** Installs the listener told about every guest range a request changes. */
     void onGuestWrite(GuestWriteListener listener) {
         this.guestWrites = listener;

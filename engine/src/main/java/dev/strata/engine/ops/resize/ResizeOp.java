@@ -11,6 +11,8 @@ package dev.strata.engine.ops.resize;
  *  - bdrv_co_truncate: when the image grows over a backing file that is longer than the old
  *    size, the new range must read as zeros rather than the backing file's bytes, so it is
  *    zeroed (BDRV_REQ_ZERO_WRITE); then the layer's own resize (LayerWriter.resize) runs.
+ *    qcow2 zeroes that range inside its truncate, so the zeroing marks no dirty bitmap; the
+ *    layer's own resize checks and resizes the persistent bitmaps.
  */
 
 import dev.strata.engine.ErrorKind;
@@ -22,6 +24,7 @@ import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
 import dev.strata.engine.format.Preallocation;
+import dev.strata.engine.format.qcow2.Qcow2Driver;
 import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
@@ -93,7 +96,14 @@ public final class ResizeOp {
                     "Image format driver does not support resize"));
             writer.resize(total, prealloc);
             if (below != null && total > current && below.size() > current) {
-                writer.writeZeroes(current, total - current, false, reader(below));
+                // the driver zeroes the new range itself: no dirty bitmap sees it
+                Image backing = below;
+                Runnable zero = () -> writer.writeZeroes(current, total - current, false, reader(backing));
+                if (driver instanceof Qcow2Driver q) {
+                    q.persistentBitmaps().untracked(zero);
+                } else {
+                    zero.run();
+                }
             }
             writer.flush();
             return new Resized(current, total);
