@@ -11,10 +11,11 @@ package dev.strata.engine.format.qcow2;
  *    cluster 3; reftable entry 0 -> a refcount block in cluster 2; refcounts of the first
  *    3 + l1_clusters clusters set to 1 (qcow2_alloc_clusters of 3 clusters plus the L1 size);
  *    the header rewritten clean (qcow2_update_header); the file truncated after the L1 table.
- *  - otherwise every cluster is discarded with full_discard (entries cleared, clusters freed):
- *    callers do that through the writer ({@link #needsFullDiscard}).
+ *  - otherwise (v2, snapshots, bitmaps, an external data file, a large L1 table) every cluster
+ *    is discarded with full_discard (entries cleared, clusters freed and punched, the data
+ *    file's clusters too): {@link #discardAll} on the image opened read-write.
  *
- * The file must not be open through a writer with pending metadata.
+ * resetFile needs the file not to be open through a writer with pending metadata.
  */
 
 import dev.strata.engine.storage.Storage;
@@ -43,12 +44,17 @@ public final class Qcow2Emptier {
     }
 
     /**
-     * Whether emptying {@code header}'s image means discarding every cluster with qemu's full
-     * discard (entries cleared rather than turned into zero clusters), which only the writer of a
-     * v2 image does today.
+     * qemu's fallback of qcow2_make_empty on {@code image}, opened read-write: every cluster
+     * discarded with full discard, then the metadata written back.
+     *
+     * @throws IllegalStateException when {@code image} was opened read-only
+     * @throws dev.strata.engine.StrataException EIO on host errors
      */
-    public static boolean needsFullDiscard(Qcow2Header header) {
-        return !resetsFile(header);
+    public static void discardAll(Qcow2Driver image) {
+        Qcow2Writer writer = (Qcow2Writer) image.writer().orElseThrow(
+                () -> new IllegalStateException("image opened read-only"));
+        writer.discardAll();
+        writer.flush();
     }
 
     /**

@@ -290,6 +290,29 @@ final class Qcow2Writer implements LayerWriter {
         guestWrites.written(guestOffset, length);
     }
 
+    /**
+     * qcow2_make_empty's fallback: every cluster of the image discarded with full discard (L2
+     * entries cleared, clusters freed and punched once nothing uses them), in steps of INT_MAX
+     * rounded down to the cluster size as qemu's loop does. A driver-internal operation: no
+     * dirty bitmap is marked.
+     */
+    void discardAll() {
+        usable();
+        long step = (Integer.MAX_VALUE / s.clusterSize) * s.clusterSize;
+        lock.writeLock().lock();
+        try {
+            usable();
+            markDirty();
+            long end = roundUp(s.virtualSize);
+            for (long offset = 0; offset < end; offset += step) {
+                clusters.fullDiscard(offset, Math.min(step, end - offset));
+                limitPending();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
     @Override
     public int compressedUnit() {
         return s.externalData ? 0 : (int) s.clusterSize;

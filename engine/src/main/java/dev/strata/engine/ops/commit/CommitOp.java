@@ -11,22 +11,20 @@ package dev.strata.engine.ops.commit;
  *  3. the commit job: the base reopened read-write; grown to the top's size when smaller (as a
  *     resize: where the base's own backing file reaches past its old end, the new range is
  *     written as zeros); the copy (CommitCopier); a flush; progress 100;
- *  4. unless -d: the top emptied as qcow2_make_empty does (Qcow2Emptier: the file reset, or for
- *     v2 images every cluster discarded). A v3 image qemu would empty by full discard
- *     (snapshots, bitmaps, an external data file, an L1 table too large for one refcount block)
- *     is refused before anything is written: the writer has no full discard yet.
+ *  4. unless -d: the top emptied as qcow2_make_empty does (Qcow2Emptier: the file reset, or,
+ *     for v2 images and v3 images with snapshots, bitmaps, an external data file or an L1 table
+ *     too large for one refcount block, every cluster discarded with full discard).
  */
 
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.FormatDriver;
 import dev.strata.engine.format.LayerWriter;
-import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.Preallocation;
+import dev.strata.engine.format.qcow2.Qcow2Driver;
 import dev.strata.engine.format.qcow2.Qcow2Emptier;
 import dev.strata.engine.format.qcow2.Qcow2Header;
 import dev.strata.engine.format.raw.RawProbeWarning;
-import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Layer;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.Storage;
@@ -44,9 +42,7 @@ public final class CommitOp {
      *                         the copy starts (open, base lookup, base not writable)
      */
     public static void run(ImageSource source, CommitSettings settings, CommitListener listener) {
-        String topName;
-        String topFormat;
-        boolean empty;
+        String resetName = null;
         try (CommitChain chain = CommitChain.open(source, settings.cache())) {
             Layer top = chain.top();
             if (top.probed() && "raw".equals(top.driver().formatName())) {
@@ -54,20 +50,22 @@ public final class CommitOp {
             }
             listener.progress(0f);
             int baseIndex = findBase(chain, source, settings.baseName());
-            empty = !settings.drop() && "qcow2".equals(top.driver().formatName());
-            if (empty && !canEmpty(top.driver())) {
-                throw StrataException.unsupported("Could not empty " + source.displayName()
-                        + ": strata-img cannot yet empty a qcow2 v3 image with snapshots, bitmaps, an external"
-                        + " data file or a large L1 table");
-            }
+            boolean empty = !settings.drop() && top.driver() instanceof Qcow2Driver;
             chain.reopenBase(baseIndex);
             commit(chain, settings, listener);
-            topName = top.fileName();
-            topFormat = top.driver().formatName();
+            if (empty) {
+                if (Qcow2Emptier.resetsFile(Qcow2Header.parse(top.driver().file()))) {
+                    resetName = top.fileName();
+                } else {
+                    // qcow2_make_empty's fallback, on the top as it is open (its bitmaps are
+                    // stored once, when it closes, as qemu's are)
+                    Qcow2Emptier.discardAll((Qcow2Driver) top.driver());
+                }
+            }
         }
         listener.progress(100f);
-        if (empty) {
-            makeEmpty(topName, topFormat, settings);
+        if (resetName != null) {
+            resetFile(resetName);
         }
     }
 
@@ -86,11 +84,6 @@ public final class CommitOp {
         return 1;
     }
 
-    private static boolean canEmpty(FormatDriver top) {
-        Qcow2Header h = Qcow2Header.parse(top.file());
-        return Qcow2Emptier.resetsFile(h) || h.version() < 3;
-    }
-
     private static void commit(CommitChain chain, CommitSettings settings, CommitListener listener) {
         FormatDriver base = chain.base().driver();
         LayerWriter writer = base.writer().orElseThrow(() -> new StrataException(ErrorKind.ENOTSUP,
@@ -107,30 +100,13 @@ public final class CommitOp {
         writer.flush();
     }
 
-    /** qcow2_make_empty on the committed top image, which no writer holds any more. */
-    private static void makeEmpty(String name, String format, CommitSettings settings) {
+    /** make_completely_empty on the committed top image, which no writer holds any more. */
+    private static void resetFile(String name) {
         Storage file = StorageResolver.installed().open(name, false);
-        boolean reset;
         try {
-            reset = Qcow2Emptier.resetsFile(Qcow2Header.parse(file));
-            if (reset) {
-                Qcow2Emptier.resetFile(file);
-            }
+            Qcow2Emptier.resetFile(file);
         } finally {
             file.close();
-        }
-        if (!reset) {
-            // v2: discarding every cluster clears its entry and frees it (qemu's full discard).
-            Layer top = ChainOpener.standard().openLayer(name, format,
-                    new OpenOptions(false, false, true).withCache(settings.cache()));
-            try {
-                FormatDriver d = top.driver();
-                LayerWriter w = d.writer().orElseThrow();
-                w.discard(0, d.virtualSize());
-                w.flush();
-            } finally {
-                top.driver().close();
-            }
         }
     }
 }
