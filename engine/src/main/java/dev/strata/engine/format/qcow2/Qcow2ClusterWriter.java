@@ -41,6 +41,11 @@ final class Qcow2ClusterWriter {
     private final Qcow2WriteState s;
     private final Function<Qcow2L2Entry, byte[]> decompress;
     private final List<Long> freedClusters = new ArrayList<>();
+    /**
+     * Set during a full discard (qemu's ALWAYS and SNAPSHOT discard types, which pass discards
+     * through): clusters dropped from an external data file are punched there too.
+     */
+    private boolean passThrough;
 
     Qcow2ClusterWriter(Qcow2WriteState state, Function<Qcow2L2Entry, byte[]> decompress) {
         this.s = state;
@@ -596,7 +601,12 @@ final class Qcow2ClusterWriter {
 
     /** qemu's full discard (shrinking): entries of whole clusters cleared, their clusters freed. */
     void fullDiscard(long guestOffset, long length) {
-        forEachSlice(guestOffset, length, (entry, bitmap) -> new long[] {0, 0, 1}, true);
+        passThrough = true;
+        try {
+            forEachSlice(guestOffset, length, (entry, bitmap) -> new long[] {0, 0, 1}, true);
+        } finally {
+            passThrough = false;
+        }
     }
 
     /**
@@ -677,24 +687,17 @@ final class Qcow2ClusterWriter {
         while (pos < end) {
             long regionEnd = Math.min(end, sliceGuestEnd(pos));
             long l1Index = pos >>> (s.clusterBits + s.l2Bits);
-            long l1e = s.l1.entry(l1Index);
-            long l2 = l1e & Qcow2L2Entry.L1_OFFSET_MASK;
-            boolean needsTable = false;
             long l2Index = (pos >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
             int i0 = (int) (l2Index % s.sliceEntries);
             int n = (int) ((regionEnd - pos) >>> s.clusterBits);
-            long[] current = l2 == 0 ? null : s.l2Cache.slice(s.sliceOffset(l2, l2Index));
-            for (int k = 0; k < n && !needsTable; k++) {
-                long e = current == null ? 0 : current[(i0 + k) * s.entryWords];
-                long bm = current == null || !s.extended ? 0 : current[(i0 + k) * s.entryWords + 1];
-                long[] r = rewrite.apply(e, bm);
-                needsTable = r[0] != e || (s.extended && r[1] != bm);
-            }
-            if (needsTable) {
+            if (n > 0) {
+                // qemu's get_cluster_table: the slice's table is made writable (allocated or
+                // copied) whether or not an entry changes
                 long table = writableL2(l1Index);
                 long sliceOffset = s.sliceOffset(table, l2Index);
                 long[] words = s.l2Cache.slice(sliceOffset).clone();
                 List<long[]> toFree = new ArrayList<>();
+                boolean changed = false;
                 for (int k = 0; k < n; k++) {
                     int w = (i0 + k) * s.entryWords;
                     long e = words[w];
@@ -703,6 +706,7 @@ final class Qcow2ClusterWriter {
                     if (r[0] == e && (!s.extended || r[1] == bm)) {
                         continue;
                     }
+                    changed = true;
                     words[w] = r[0];
                     if (s.extended) {
                         words[w + 1] = r[1];
@@ -710,6 +714,10 @@ final class Qcow2ClusterWriter {
                     if (r[2] != 0) {
                         toFree.add(new long[] {e});
                     }
+                }
+                if (!changed) {
+                    pos = regionEnd;
+                    continue;
                 }
                 s.orderingBarrier();
                 s.writeSlice(sliceOffset, words, i0, i0 + n);
@@ -721,7 +729,20 @@ final class Qcow2ClusterWriter {
 
     /** Drops the refcounts of replaced entries (after a barrier) and punches what became free. */
     private void freeOld(List<long[]> entries, boolean punch) {
-        if (entries.isEmpty() || s.externalData) {
+        if (s.externalData) {
+            if (passThrough) {
+                for (long[] holder : entries) {
+                    long e = holder[0];
+                    Qcow2SubclusterType t = new Qcow2L2Entry(e, 0).clusterType(s.extended, true);
+                    if (t == Qcow2SubclusterType.NORMAL || t == Qcow2SubclusterType.ZERO_ALLOC) {
+                        // with a data file, offset 0 is a real mapping (guest cluster 0)
+                        s.data.punchHole(e & Qcow2L2Entry.OFFSET_MASK, s.clusterSize);
+                    }
+                }
+            }
+            return;
+        }
+        if (entries.isEmpty()) {
             return;
         }
         boolean barrierDone = false;
