@@ -62,6 +62,10 @@ final class StratadCommand {
     @Option(names = {"-A", "--allocation-depth"}, description = "offer the qemu:allocation-depth metadata context")
     boolean allocationDepth;
 
+    @Option(names = {"-B", "--bitmap"}, paramLabel = "NAME",
+            description = "offer the persistent bitmap NAME of FILE's chain as the qemu:dirty-bitmap:NAME metadata context (repeatable)")
+    List<String> bitmaps = new ArrayList<>();
+
     @Option(names = {"-f", "--format"}, paramLabel = "FORMAT", description = "image format of FILE (raw, qcow2, ...; default: probed)")
     String format;
 
@@ -94,11 +98,13 @@ final class StratadCommand {
     @Option(names = "--debug", description = "print stack traces with errors")
     boolean debug;
 
-    /** The exports asked for: FILE (with -x/-D/-f/-A) first, then each --export. */
+    /** The exports asked for: FILE (with -x/-D/-f/-A/-B) first, then each --export. */
     List<ExportSpec> exportSpecs() {
         List<ExportSpec> specs = new ArrayList<>();
         if (file != null) {
-            specs.add(new ExportSpec(exportName, file, format, description, allocationDepth));
+            specs.add(new ExportSpec(exportName, file, format, description, allocationDepth, bitmaps));
+        } else if (!bitmaps.isEmpty()) {
+            throw new DaemonException("-B (--bitmap) needs an image FILE: it names a bitmap of FILE");
         }
         for (String e : exports) {
             specs.add(ExportSpec.parse(e, allocationDepth));

@@ -3,6 +3,7 @@ package dev.strata.daemon.export;
 import dev.strata.engine.image.Capabilities;
 import dev.strata.engine.image.Image;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -15,9 +16,11 @@ import java.util.Objects;
  * @param capabilities    what the export allows; advertised as NBD transmission flags
  * @param allocationDepth whether {@code qemu:allocation-depth} is offered
  * @param file            the top image file name as given on the command line
+ * @param bitmaps         the dirty bitmaps offered as {@code qemu:dirty-bitmap:NAME}, in qemu-nbd's
+ *                        export order (its context ids are 2, 3, ... in this order)
  */
 public record Export(String name, String description, Image image, Capabilities capabilities,
-                     boolean allocationDepth, String file) {
+                     boolean allocationDepth, String file, List<ExportedBitmap> bitmaps) {
 
     public Export {
         Objects.requireNonNull(name, "name");
@@ -25,6 +28,13 @@ public record Export(String name, String description, Image image, Capabilities 
         Objects.requireNonNull(image, "image");
         Objects.requireNonNull(capabilities, "capabilities");
         Objects.requireNonNull(file, "file");
+        bitmaps = List.copyOf(bitmaps);
+    }
+
+    /** An export without dirty bitmaps. */
+    public Export(String name, String description, Image image, Capabilities capabilities, boolean allocationDepth,
+                  String file) {
+        this(name, description, image, capabilities, allocationDepth, file, List.of());
     }
 
     /** Guest-visible size in bytes. */

@@ -61,8 +61,15 @@ public final class ExportRegistry implements Closeable {
                 } catch (StrataException e) {
                     throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(spec.file(), e), e);
                 }
+                List<ExportedBitmap> bitmaps;
+                try {
+                    bitmaps = ExportedBitmap.resolve(image, spec.bitmaps());
+                } catch (RuntimeException e) {
+                    image.close();
+                    throw e;
+                }
                 map.put(spec.name(), new Export(spec.name(), spec.description(), image, Capabilities.readOnly(),
-                        spec.allocationDepth(), spec.file()));
+                        spec.allocationDepth(), spec.file(), bitmaps));
             }
         } catch (RuntimeException e) {
             map.values().forEach(x -> x.image().close());

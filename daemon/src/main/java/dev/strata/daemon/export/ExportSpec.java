@@ -1,6 +1,7 @@
 package dev.strata.daemon.export;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
@@ -17,13 +18,22 @@ import java.util.Objects;
  * @param format          the format name, or null to probe
  * @param description     free text for {@code NBD_INFO_DESCRIPTION} and {@code NBD_OPT_LIST}; may be empty
  * @param allocationDepth whether {@code qemu:allocation-depth} is offered (qemu-nbd's {@code -A})
+ * @param bitmaps         names of persistent bitmaps offered as {@code qemu:dirty-bitmap:NAME}
+ *                        (qemu-nbd's {@code -B}, in command-line order; repeats allowed, as in qemu-nbd)
  */
-public record ExportSpec(String name, String file, String format, String description, boolean allocationDepth) {
+public record ExportSpec(String name, String file, String format, String description, boolean allocationDepth,
+                         List<String> bitmaps) {
 
     public ExportSpec {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(file, "file");
         description = description == null ? "" : description;
+        bitmaps = List.copyOf(bitmaps);
+    }
+
+    /** An export without dirty bitmaps. */
+    public ExportSpec(String name, String file, String format, String description, boolean allocationDepth) {
+        this(name, file, format, description, allocationDepth, List.of());
     }
 
     /**

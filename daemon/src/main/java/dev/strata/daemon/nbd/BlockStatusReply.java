@@ -12,8 +12,10 @@ import static dev.strata.nbd.protocol.NbdConstants.*;
 
 /**
  * Builds the reply to one {@code NBD_CMD_BLOCK_STATUS}: one {@code NBD_REPLY_TYPE_BLOCK_STATUS}
- * chunk per selected context, from one walk of {@link Image#blockStatusAt} (the code behind
- * {@code strata-img map}).
+ * chunk per selected context, in id order (as QEMU sends them). {@code base:allocation} and
+ * {@code qemu:allocation-depth} come from one walk of {@link Image#blockStatusAt} (the code behind
+ * {@code strata-img map}); each {@code qemu:dirty-bitmap:} context from its bitmap
+ * ({@link BitmapExtents}), over the whole request on its own.
  *
  * <p>Mapping, as QEMU's nbd/server.c does it:
  * <ul>
@@ -36,6 +38,28 @@ final class BlockStatusReply {
 
     static List<Object> build(Image image, List<MetaContext> contexts, long cookie, long offset, long length,
                               boolean reqOne) {
+        List<MetaContext> imageContexts = new ArrayList<>();
+        for (MetaContext c : contexts) {
+            if (c.bitmap() == null) {
+                imageContexts.add(c);
+            }
+        }
+        List<List<NbdExtent>> fromImage = imageExtents(image, imageContexts, offset, length, reqOne);
+        List<Object> out = new ArrayList<>();
+        int next = 0;
+        for (int i = 0; i < contexts.size(); i++) {
+            MetaContext c = contexts.get(i);
+            List<NbdExtent> list = c.bitmap() == null ? fromImage.get(next++)
+                    : BitmapExtents.of(c.bitmap(), offset, length, reqOne ? 1 : MAX_EXTENTS);
+            int flags = i == contexts.size() - 1 ? REPLY_FLAG_DONE : 0;
+            out.add(new NbdReplyChunk.BlockStatus(cookie, flags, c.id(), list));
+        }
+        return out;
+    }
+
+    /** The extents of the contexts answered from the image's block status, from one walk. */
+    private static List<List<NbdExtent>> imageExtents(Image image, List<MetaContext> contexts, long offset,
+                                                      long length, boolean reqOne) {
         long end = offset + length;
         List<List<NbdExtent>> perContext = new ArrayList<>();
         int[] last = new int[contexts.size()];
@@ -44,7 +68,7 @@ final class BlockStatusReply {
             last[i] = -1;
         }
         long pos = offset;
-        while (pos < end) {
+        while (!contexts.isEmpty() && pos < end) {
             Extent e = image.blockStatusAt(pos, end - pos);
             long n = Math.min(e.end(), end) - pos;
             if (n <= 0) {
@@ -70,27 +94,22 @@ final class BlockStatusReply {
                 break;
             }
         }
-        List<Object> out = new ArrayList<>();
-        for (int i = 0; i < contexts.size(); i++) {
+        int keep = reqOne ? 1 : MAX_EXTENTS;
+        for (int i = 0; i < perContext.size(); i++) {
             List<NbdExtent> list = perContext.get(i);
-            int keep = reqOne ? 1 : MAX_EXTENTS;
             if (list.size() > keep) {
-                list = list.subList(0, keep);
+                perContext.set(i, list.subList(0, keep));
             }
-            int flags = i == contexts.size() - 1 ? REPLY_FLAG_DONE : 0;
-            out.add(new NbdReplyChunk.BlockStatus(cookie, flags, contexts.get(i).id(), list));
         }
-        return out;
+        return perContext;
     }
 
     static int flagsOf(MetaContext context, Extent e) {
-        switch (context) {
-            case BASE_ALLOCATION:
-                return (e.data() ? 0 : STATE_HOLE) | (e.zero() ? STATE_ZERO : 0);
-            case ALLOCATION_DEPTH:
-                return e.present() ? e.depth() + 1 : 0;
-            default:
-                throw new IllegalStateException(context.name());
+        if (context.equals(MetaContext.BASE_ALLOCATION)) {
+            return (e.data() ? 0 : STATE_HOLE) | (e.zero() ? STATE_ZERO : 0);
+        } else if (context.equals(MetaContext.ALLOCATION_DEPTH)) {
+            return e.present() ? e.depth() + 1 : 0;
         }
+        throw new IllegalStateException(context.contextName() + " is not answered from block status");
     }
 }
