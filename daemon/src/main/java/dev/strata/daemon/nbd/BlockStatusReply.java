@@ -67,15 +67,22 @@ final class BlockStatusReply {
             perContext.add(new ArrayList<>());
             last[i] = -1;
         }
+        int keep = reqOne ? 1 : MAX_EXTENTS;
+        // Each context stops on its own once it has more than it may send, as QEMU computes each
+        // one over the whole request; the walk ends when every context has stopped.
+        boolean[] done = new boolean[contexts.size()];
+        int running = contexts.size();
         long pos = offset;
-        while (!contexts.isEmpty() && pos < end) {
+        while (running > 0 && pos < end) {
             Extent e = image.blockStatusAt(pos, end - pos);
             long n = Math.min(e.end(), end) - pos;
             if (n <= 0) {
                 break;
             }
-            boolean full = false;
             for (int i = 0; i < contexts.size(); i++) {
+                if (done[i]) {
+                    continue;
+                }
                 int flags = flagsOf(contexts.get(i), e);
                 List<NbdExtent> list = perContext.get(i);
                 if (!list.isEmpty() && last[i] == flags) {
@@ -85,16 +92,13 @@ final class BlockStatusReply {
                     list.add(new NbdExtent(n, flags));
                     last[i] = flags;
                 }
-                if (list.size() >= (reqOne ? 2 : MAX_EXTENTS + 1)) {
-                    full = true;
+                if (list.size() > keep) {
+                    done[i] = true;
+                    running--;
                 }
             }
             pos += n;
-            if (full) {
-                break;
-            }
         }
-        int keep = reqOne ? 1 : MAX_EXTENTS;
         for (int i = 0; i < perContext.size(); i++) {
             List<NbdExtent> list = perContext.get(i);
             if (list.size() > keep) {
