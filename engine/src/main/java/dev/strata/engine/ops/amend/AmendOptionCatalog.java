@@ -1,6 +1,7 @@
 package dev.strata.engine.ops.amend;
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.QemuDrivers;
 import dev.strata.engine.ops.create.CreateOptionCatalog;
 import dev.strata.engine.ops.create.CreateOptionDesc;
 import dev.strata.engine.ops.create.CreateOptionDesc.Type;
@@ -16,12 +17,6 @@ import java.util.Map;
  * keyslot options under the "encrypt." prefix followed by the options qcow2 shares with create.
  */
 public final class AmendOptionCatalog {
-    /** Every driver name qemu-img 7.2 (Debian) knows, from its "Supported formats" line. */
-    private static final List<String> QEMU_DRIVERS = List.of("blkdebug", "blklogwrites", "blkverify", "bochs",
-            "cloop", "compress", "copy-before-write", "copy-on-read", "dmg", "file", "ftp", "ftps", "gluster",
-            "host_cdrom", "host_device", "http", "https", "iscsi", "iser", "luks", "nbd", "nfs", "null-aio",
-            "null-co", "nvme", "parallels", "preallocate", "qcow", "qcow2", "qed", "quorum", "raw", "rbd",
-            "replication", "snapshot-access", "ssh", "throttle", "vdi", "vhdx", "vmdk", "vpc", "vvfat");
 
     private static final List<CreateOptionDesc> LUKS = luks("");
 
@@ -100,7 +95,7 @@ public final class AmendOptionCatalog {
 
     /** "Format driver 'X' does not support option amendment", or "Unknown file format 'X'". */
     static StrataException notAmendable(String format) {
-        if (!QEMU_DRIVERS.contains(format)) {
+        if (!QemuDrivers.known(format)) {
             return StrataException.invalid("Unknown file format '" + format + "'");
         }
         return StrataException.unsupported("Format driver '" + format + "' does not support option amendment");
