@@ -20,18 +20,6 @@ import java.nio.charset.StandardCharsets;
 
 /** Lays out new qcow2 images. */
 public final class Qcow2Creator {
-    /** qemu's feature name table: {type, bit, name}. */
-    private static final Object[][] FEATURES = {
-        {Qcow2FeatureBits.TYPE_INCOMPATIBLE, 0, "dirty bit"},
-        {Qcow2FeatureBits.TYPE_INCOMPATIBLE, 1, "corrupt bit"},
-        {Qcow2FeatureBits.TYPE_INCOMPATIBLE, 2, "external data file"},
-        {Qcow2FeatureBits.TYPE_INCOMPATIBLE, 3, "compression type"},
-        {Qcow2FeatureBits.TYPE_INCOMPATIBLE, 4, "extended L2 entries"},
-        {Qcow2FeatureBits.TYPE_COMPATIBLE, 0, "lazy refcounts"},
-        {Qcow2FeatureBits.TYPE_AUTOCLEAR, 0, "bitmaps"},
-        {Qcow2FeatureBits.TYPE_AUTOCLEAR, 1, "raw external data"},
-    };
-
     private Qcow2Creator() {
     }
 
@@ -101,15 +89,7 @@ public final class Qcow2Creator {
             at = extension(h, at, Qcow2HeaderExtension.DATA_FILE, ascii(spec.dataFile()));
         }
         if (v3 && cs > 4096) { // qemu 7.2 leaves the table out of images with clusters of 4 KiB or less
-            byte[] table = new byte[FEATURES.length * Qcow2HeaderExtension.FEATURE_ENTRY_SIZE];
-            for (int i = 0; i < FEATURES.length; i++) {
-                int base = i * Qcow2HeaderExtension.FEATURE_ENTRY_SIZE;
-                table[base] = (byte) (int) (Integer) FEATURES[i][0];
-                table[base + 1] = (byte) (int) (Integer) FEATURES[i][1];
-                byte[] name = ascii((String) FEATURES[i][2]);
-                System.arraycopy(name, 0, table, base + 2, name.length);
-            }
-            at = extension(h, at, Qcow2HeaderExtension.FEATURE_TABLE, table);
+            at = extension(h, at, Qcow2HeaderExtension.FEATURE_TABLE, Qcow2HeaderRewrite.featureTable());
         }
         at += 8; // end of extensions
         if (spec.backingFile() != null) {
