@@ -73,6 +73,15 @@ class ResizeBitmapParityTest {
         add(c, "bm.qcow2", "--shrink", "bm.qcow2", "--", "-1M");
         add(c, "bm.qcow2", "--preallocation=falloc", "bm.qcow2", "+2M");
         add(c, "bm.qcow2", "--preallocation=full", "bm.qcow2", "6M");
+        // the bitmaps stored on close continue the free-cluster search after the new clusters
+        add(c, "bm.qcow2", "--preallocation=metadata", "bm.qcow2", "+3M");
+        add(c, "bm.qcow2", "--preallocation=metadata", "bm.qcow2", "2G");
+        add(c, "bm.qcow2", "--preallocation=falloc", "bm.qcow2", "2G");
+        add(c, "bm.qcow2", "--preallocation=full", "bm.qcow2", "+1000k");
+        add(c, "small.qcow2", "--preallocation=metadata", "small.qcow2", "20M");
+        add(c, "small.qcow2", "--preallocation=falloc", "small.qcow2", "3M");
+        add(c, "ov.qcow2", "--preallocation=metadata", "ov.qcow2", "+2M");
+        add(c, "used.qcow2", "--preallocation=metadata", "used.qcow2", "+1M");
         // refusals after the open: the bitmaps are still stored when the image closes
         add(c, "bm.qcow2", "bm.qcow2", "1M");
         add(c, "bm.qcow2", "--preallocation=full", "--shrink", "bm.qcow2", "1M");

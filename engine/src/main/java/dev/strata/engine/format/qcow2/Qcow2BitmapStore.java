@@ -3,9 +3,10 @@ package dev.strata.engine.format.qcow2;
 /*
  * Design note: the on-disk half of qemu 7.2's block/qcow2-bitmap.c, over one image file with no
  * writer holding pending metadata (the caller flushed it). One instance is one piece of qemu's
- * open-image state: it keeps one write-through Qcow2RefcountWriter, so the free-cluster search
- * continues where the previous allocation of the same session stopped, as s->free_cluster_index
- * does. What it does, each as qemu does it:
+ * open-image state: it keeps one write-through Qcow2RefcountWriter per metadata action, whose
+ * free-cluster search starts where the image's other allocations of the session stopped (the
+ * writer's, or a snapshot operation's) and continues from action to action, as qemu's one
+ * s->free_cluster_index per open image does. What it does, each as qemu does it:
  *
  *  - loadBits: load_bitmap_data (table entries 0: clean; 1: all ones; else a data cluster holding
  *    the serialised bits of cluster_size * 8 chunks, little-endian 64-bit words);
@@ -29,6 +30,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 
 /** Reads and writes persistent bitmaps of one qcow2 image file. Not thread-safe. */
 final class Qcow2BitmapStore {
@@ -40,6 +43,9 @@ final class Qcow2BitmapStore {
     private final Runnable headerRewritten;
     private Qcow2RefcountWriter refcounts;
     private final List<Long> punched = new ArrayList<>();
+    /** Where the image's other allocations left the free-cluster search (read, then handed back). */
+    private LongSupplier freeSearchStart = () -> 0;
+    private LongConsumer freeSearchEnd = index -> { };
 
     /** One directory entry as qemu's Qcow2Bitmap holds it (mutable while a list is rebuilt). */
     static final class DirEntry {
@@ -77,10 +83,28 @@ final class Qcow2BitmapStore {
         refcounts = null;
     }
 
+    /**
+     * The image's other allocations (its writer, a snapshot operation) run through a refcount
+     * writer whose free-cluster index {@code start} reports: each metadata action starts its
+     * search there and {@link #actionDone} hands the index it stopped at to {@code end}.
+     */
+    void shareFreeClusterSearch(LongSupplier start, LongConsumer end) {
+        this.freeSearchStart = start;
+        this.freeSearchEnd = end;
+    }
+
+    /** A metadata action is over: the image's other allocations continue where it stopped. */
+    void actionDone() {
+        if (refcounts != null) {
+            freeSearchEnd.accept(refcounts.freeClusterIndex());
+        }
+    }
+
     private Qcow2RefcountWriter refcounts() {
         if (refcounts == null) {
             Qcow2Header h = Qcow2Header.parse(file);
             refcounts = new Qcow2RefcountWriter(file, h, new Qcow2CorruptionSignal(file.name(), e -> { }), () -> { });
+            refcounts.searchFreeFrom(freeSearchStart.getAsLong());
             refcounts.onFreed(punched::add);
         }
         return refcounts;

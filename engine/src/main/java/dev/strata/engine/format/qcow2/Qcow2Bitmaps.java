@@ -30,6 +30,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 
 /** The persistent bitmaps of an open qcow2 image. Thread-safe. */
 public final class Qcow2Bitmaps {
@@ -137,6 +139,17 @@ public final class Qcow2Bitmaps {
         }
         b.refreshEnabled();
         return b;
+    }
+
+    /**
+     * Names the allocator the bitmaps share qemu's one free-cluster index with: each metadata
+     * action (remove, the store on close) starts its free-cluster search at {@code current}
+     * and hands where it stopped to {@code update}. The image's writer is the default; an
+     * operation that edits the file with its own refcount writer while the image is open (a
+     * snapshot create or delete) names that one instead.
+     */
+    public synchronized void shareFreeClusterSearch(LongSupplier current, LongConsumer update) {
+        store.shareFreeClusterSearch(current, update);
     }
 
     /** The bitmaps, in qemu's list order (newest first). */
@@ -306,8 +319,12 @@ public final class Qcow2Bitmaps {
         }
         if (gone != null) {
             onDisk.remove(gone);
-            store.writeDirectory(onDisk, virtualSize);
-            store.freeBitmap(gone.tableOffset, gone.tableSize);
+            try {
+                store.writeDirectory(onDisk, virtualSize);
+                store.freeBitmap(gone.tableOffset, gone.tableSize);
+            } finally {
+                store.actionDone();
+            }
         }
         list.remove(p);
         refreshEnabled();
@@ -415,15 +432,19 @@ public final class Qcow2Bitmaps {
             written.add(d);
             writtenBits.add(p);
         }
-        for (Qcow2BitmapStore.DirEntry d : onDisk) {
-            int i = written.indexOf(d);
-            if (i >= 0) {
-                store.storeBitmap(d, writtenBits.get(i).bits);
+        try {
+            for (Qcow2BitmapStore.DirEntry d : onDisk) {
+                int i = written.indexOf(d);
+                if (i >= 0) {
+                    store.storeBitmap(d, writtenBits.get(i).bits);
+                }
             }
-        }
-        store.writeDirectory(onDisk, virtualSize);
-        for (long[] t : dropTables) {
-            store.freeBitmap(t[0], t[1]);
+            store.writeDirectory(onDisk, virtualSize);
+            for (long[] t : dropTables) {
+                store.freeBitmap(t[0], t[1]);
+            }
+        } finally {
+            store.actionDone();
         }
     }
 

@@ -157,6 +157,19 @@ final class Qcow2RefcountWriter {
         this.onFreed = listener;
     }
 
+    /** qemu's s->free_cluster_index: the cluster the next free-cluster search starts at. */
+    long freeClusterIndex() {
+        return freeClusterIndex;
+    }
+
+    /**
+     * Starts the next free-cluster searches at {@code index}: where another refcount writer of
+     * the same open image stopped (qemu keeps one free_cluster_index per open image).
+     */
+    void searchFreeFrom(long index) {
+        freeClusterIndex = index;
+    }
+
     /** Host offset of the refcount table. */
     long tableOffset() {
         return tableOffset;

@@ -53,9 +53,15 @@ final class Qcow2Resizer {
         this.snapshotCount = snapshotCount;
     }
 
-    /** The persistent bitmaps loaded for this image: a resize checks and resizes them. */
+    /**
+     * The persistent bitmaps loaded for this image: a resize checks and resizes them. Their
+     * metadata actions continue the writer's free-cluster search and hand it back (qemu has one
+     * free_cluster_index per image: the bitmaps stored on close follow the clusters a
+     * preallocating resize just took).
+     */
     void useBitmaps(Qcow2Bitmaps loaded) {
         this.bitmaps = loaded;
+        loaded.shareFreeClusterSearch(() -> s.refcounts.freeClusterIndex(), i -> s.refcounts.searchFreeFrom(i));
     }
 
     /** See {@link dev.strata.engine.format.LayerWriter#resize}. */
