@@ -253,7 +253,8 @@ public final class BenchCommand implements Callable<Integer>, OptionHook {
     private Image open(String name) {
         ImageOpts.Resolved r = ImageOpts.resolve(imageOpts, name, format);
         OpenOptions options = new OpenOptions(!write, forceShare || r.forceShare(), false)
-                .withCache(cache).withCorruptionListener(ctx.corruptionReporter());
+                .withCache(cache).withCorruptionListener(ctx.corruptionReporter())
+                .withDiagnostics(new StderrCheckListener(ctx));
         Image image;
         try {
             image = ChainOpener.standard().open(r.source().fileName(), r.source().format(), options);

@@ -6,7 +6,6 @@ import dev.strata.cli.output.CheckJson;
 import dev.strata.cli.output.CheckText;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.qcow2.check.RepairMode;
-import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.check.CheckOp;
 import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.ops.check.CheckReport;
@@ -104,7 +103,7 @@ public final class CheckCommand implements Callable<Integer> {
         try {
             ImageOpts.Resolved image = ImageOpts.resolve(imageOpts, files.get(0), format);
             boolean share = forceShare || image.forceShare();
-            outcome = CheckOp.run(image.source(), share, fix, stderrListener());
+            outcome = CheckOp.run(image.source(), share, fix, new StderrCheckListener(ctx));
             if (outcome instanceof CheckOutcome.Completed first
                     && (first.report().leaksFixed() > 0 || first.report().corruptionsFixed() > 0)) {
                 outcome = doubleCheck(first.report(), json, image, share);
@@ -140,7 +139,7 @@ public final class CheckCommand implements Callable<Integer> {
                     + "    " + fixed.corruptionsFixed() + " corruptions\n\n"
                     + "Double checking the fixed image now...\n");
         }
-        CheckOutcome second = CheckOp.run(image.source(), share, stderrListener());
+        CheckOutcome second = CheckOp.run(image.source(), share, new StderrCheckListener(ctx));
         if (second instanceof CheckOutcome.Completed c) {
             CheckReport r = c.report();
             return new CheckOutcome.Completed(new CheckReport(r.filename(), r.format(), r.checkErrors(),
@@ -148,25 +147,5 @@ public final class CheckCommand implements Callable<Integer> {
                     r.totalClusters(), r.allocatedClusters(), r.fragmentedClusters(), r.compressedClusters()));
         }
         return second;
-    }
-
-    /** The checker's findings on stderr, as qemu prints them. */
-    private CheckListener stderrListener() {
-        return new CheckListener() {
-            @Override
-            public void line(String text) {
-                ctx.err().println(text);
-            }
-
-            @Override
-            public void error(String message) {
-                ctx.error(message);
-            }
-
-            @Override
-            public void raw(String text) {
-                ctx.err().print(text);
-            }
-        };
     }
 }

@@ -229,7 +229,8 @@ final class ConvertRun {
 
     private Image openTarget(String name, String format, CacheMode cache) {
         OpenOptions options = new OpenOptions(false, false, false).withCache(cache)
-                .withCorruptionListener(ctx.corruptionReporter());
+                .withCorruptionListener(ctx.corruptionReporter())
+                .withDiagnostics(new StderrCheckListener(ctx));
         try {
             return ChainOpener.standard().open(name, format, options);
         } catch (StrataException e) {

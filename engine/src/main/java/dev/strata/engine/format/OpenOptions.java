@@ -1,5 +1,6 @@
 package dev.strata.engine.format;
 
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.storage.CacheMode;
 
 import java.util.Objects;
@@ -18,13 +19,28 @@ import java.util.Objects;
  * @param corruptionListener told when a driver finds inconsistent metadata while serving a
  *                           request ({@link CorruptionListener#IGNORE} by default)
  * @param cache              which flushes a writable layer honours (qemu's -t); writeback by default
+ * @param diagnostics        where the open itself prints what qemu's open prints on stderr, in the
+ *                           order it prints it: today the repair of a dirty qcow2 image opened
+ *                           read-write (qcow2_do_open's check, whose lines are check -r's: "Leaked
+ *                           cluster ...", "Repairing cluster ...", error_report messages). Called on
+ *                           the opening thread, before the open returns or fails. Ignored by default.
  */
 public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
-                          CorruptionListener corruptionListener, CacheMode cache) {
+                          CorruptionListener corruptionListener, CacheMode cache, CheckListener diagnostics) {
+
+    /** The default diagnostics: dropped. One instance, so equal options stay equal. */
+    private static final CheckListener SILENT = CheckListener.ignoring();
 
     public OpenOptions {
         Objects.requireNonNull(corruptionListener, "corruptionListener");
         Objects.requireNonNull(cache, "cache");
+        Objects.requireNonNull(diagnostics, "diagnostics");
+    }
+
+    /** Options whose diagnostics are dropped. */
+    public OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
+                       CorruptionListener corruptionListener, CacheMode cache) {
+        this(readOnly, forceShare, noBacking, noIo, corruptionListener, cache, SILENT);
     }
 
     /** Options with the writeback cache mode. */
@@ -45,31 +61,36 @@ public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBackin
 
     /** The same options with {@code forceShare} set as given. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, share, noBacking, noIo, corruptionListener, cache);
+        return new OpenOptions(readOnly, share, noBacking, noIo, corruptionListener, cache, diagnostics);
     }
 
     /** The same options with {@code noBacking} set as given. */
     public OpenOptions withNoBacking(boolean value) {
-        return new OpenOptions(readOnly, forceShare, value, noIo, corruptionListener, cache);
+        return new OpenOptions(readOnly, forceShare, value, noIo, corruptionListener, cache, diagnostics);
     }
 
     /** The same options with {@code noIo} (metadata only) set as given. */
     public OpenOptions withNoIo(boolean value) {
-        return new OpenOptions(readOnly, forceShare, noBacking, value, corruptionListener, cache);
+        return new OpenOptions(readOnly, forceShare, noBacking, value, corruptionListener, cache, diagnostics);
     }
 
     /** The same options reporting corruption events to {@code listener}. */
     public OpenOptions withCorruptionListener(CorruptionListener listener) {
-        return new OpenOptions(readOnly, forceShare, noBacking, noIo, listener, cache);
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, listener, cache, diagnostics);
     }
 
     /** The same options with {@code readOnly} set as given. */
     public OpenOptions withReadOnly(boolean value) {
-        return new OpenOptions(value, forceShare, noBacking, noIo, corruptionListener, cache);
+        return new OpenOptions(value, forceShare, noBacking, noIo, corruptionListener, cache, diagnostics);
     }
 
     /** The same options with cache mode {@code mode}. */
     public OpenOptions withCache(CacheMode mode) {
-        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, mode);
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, mode, diagnostics);
+    }
+
+    /** The same options printing the open's own diagnostics to {@code listener}. */
+    public OpenOptions withDiagnostics(CheckListener listener) {
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, cache, listener);
     }
 }

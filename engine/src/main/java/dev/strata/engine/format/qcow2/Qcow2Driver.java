@@ -31,7 +31,8 @@ package dev.strata.engine.format.qcow2;
  * not written back) first repairs it as qemu's open does (Qcow2Repair.repairOnOpen: recount,
  * fix leaks and errors, rebuild the refcount structure if needed, clear the bit when nothing is
  * left wrong), then reads the metadata again; a failed repair fails the open with qemu's
- * "Could not repair dirty image: ...". A read-only open never writes.
+ * "Could not repair dirty image: ...". The check's lines (qemu prints them on stderr while it
+ * opens) go to OpenOptions.diagnostics. A read-only open never writes.
  *
  * Writing: a read-write open (not noIo) also builds a Qcow2Writer over the same L1 table, L2
  * cache and mapper, so reads see every write at once; the writer re-reads the header after it
@@ -56,7 +57,6 @@ import dev.strata.engine.format.Mapping;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.SnapshotInfo;
 import dev.strata.engine.format.qcow2.check.Qcow2Repair;
-import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.storage.FileStorage;
 import dev.strata.engine.storage.Storage;
@@ -179,7 +179,7 @@ public final class Qcow2Driver implements FormatDriver {
             if (!(repairIfDirty && header.dirty() && !options.readOnly() && io)) {
                 return new Qcow2Driver(file, header, l1, luks, dataFile, snapshots, bitmaps, options);
             }
-            repairDirty(file);
+            repairDirty(file, options);
         } catch (RuntimeException e) {
             if (dataFile != null) {
                 dataFile.close();
@@ -195,10 +195,11 @@ public final class Qcow2Driver implements FormatDriver {
     /**
      * qemu's qcow2_do_open for a dirty image opened read-write: the check with BDRV_FIX_ERRORS |
      * BDRV_FIX_LEAKS; the open fails when the check fails or leaves check errors. The image keeps
-     * its dirty bit when corruptions remain (qemu clears it when it closes the image).
+     * its dirty bit when corruptions remain (qemu clears it when it closes the image). What the
+     * check prints (qemu prints it on stderr while it opens) goes to the options' diagnostics.
      */
-    private static void repairDirty(Storage file) {
-        CheckOutcome outcome = Qcow2Repair.repairOnOpen(file, CheckListener.ignoring());
+    private static void repairDirty(Storage file, OpenOptions options) {
+        CheckOutcome outcome = Qcow2Repair.repairOnOpen(file, options.diagnostics());
         if (outcome instanceof CheckOutcome.Aborted a) {
             throw new StrataException(a.kind(), "Could not repair dirty image: " + a.reason());
         }
