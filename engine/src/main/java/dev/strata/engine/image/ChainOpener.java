@@ -8,6 +8,7 @@ import dev.strata.engine.format.FormatFactory;
 import dev.strata.engine.format.FormatRegistry;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
+import dev.strata.engine.storage.LockRequest;
 import dev.strata.engine.storage.Storage;
 import dev.strata.engine.storage.StorageResolver;
 
@@ -20,10 +21,15 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Opens an image and, unless told not to, its whole backing chain. Backing names are combined
+ * Opens an image and, unless told not to, its whole backing chain (backing files read-only,
+ * as qemu opens them whatever the overlay's mode). Backing names are combined
  * with the overlay's directory as qemu does; the backing format comes from the overlay's header,
  * or from probing when the header records none. A chain that comes back to a file already in it
  * is refused instead of being opened forever.
+ *
+ * <p>Each layer's file is locked as qemu locks it ({@link #lockFor}) once its format is known,
+ * before the format driver reads it: an image another program writes is refused with qemu's
+ * "Failed to get ... lock" before anything is read or written.
  *
  * <p>Error messages are qemu's without the outermost "Could not open 'NAME': " that qemu-img
  * adds; {@link #describeOpenFailure} adds it.
@@ -71,6 +77,8 @@ public final class ChainOpener {
     }
 
     private void openBackingChain(List<Layer> layers, Set<Path> seen, OpenOptions options) {
+        // qemu opens backing files read-only whatever the overlay's mode: only the top is written
+        OpenOptions backingOptions = options.withReadOnly(true);
         Layer current = layers.get(0);
         while (true) {
             Optional<BackingReference> ref = current.driver().backing();
@@ -81,7 +89,7 @@ public final class ChainOpener {
             String name = PathNames.combine(current.fileName(), ref.get().fileName());
             Layer next;
             try {
-                next = openLayer(name, ref.get().format(), options);
+                next = openLayer(name, ref.get().format(), backingOptions);
             } catch (StrataException e) {
                 throw new StrataException(e.kind(), "Could not open backing file: " + e.getMessage(), e);
             }
@@ -102,12 +110,24 @@ public final class ChainOpener {
         Storage storage = storages.open(fileName, options.readOnly());
         try {
             FormatFactory factory = given != null ? given : registry.probe(storage);
+            storage.lock(lockFor(factory, options));
             FormatDriver driver = factory.open(storage, options);
             return new Layer(driver, fileName, format == null);
         } catch (RuntimeException e) {
             storage.close();
             throw e;
         }
+    }
+
+    /**
+     * The claim qemu-img makes on a layer's file (image locking): raw files are shared, files of
+     * formats with metadata are not writable or resizable by others; -U claims only reads.
+     */
+    public static LockRequest lockFor(FormatFactory factory, OpenOptions options) {
+        if ("raw".equals(factory.name())) {
+            return LockRequest.rawFile(options.readOnly(), options.noIo(), false);
+        }
+        return LockRequest.imageFile(options.readOnly(), options.noIo(), options.forceShare());
     }
 
     private static boolean remember(Set<Path> seen, Layer layer) {

@@ -30,6 +30,8 @@ public final class FileStorage implements Storage {
     /** The last data run and hole {@link #allocationAt} found; null when unknown or stale. */
     private volatile KnownRun lastData;
     private volatile KnownRun lastHole;
+    /** This storage's claim on the file ({@link #lock}); none until asked. */
+    private HostLocks.Lease lease = HostLocks.Lease.NONE;
 
     private FileStorage(String name, Path path, FileChannel channel, boolean readOnly) {
         this.name = name;
@@ -295,12 +297,30 @@ public final class FileStorage implements Storage {
         } finally {
             synchronized (this) {
                 closed = true;
+                lease.release();
+                lease = HostLocks.Lease.NONE;
                 if (queryFd >= 0) {
                     HostFiles.close(queryFd);
                 }
                 queryFd = -1;
             }
         }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The claim is shared with every other open of the same file in this process (see
+     * {@link HostLocks}): only other processes can conflict with it.
+     */
+    @Override
+    public synchronized void lock(LockRequest request) {
+        if (closed) {
+            throw new StrataException(ErrorKind.EIO, "Cannot lock '" + name + "': storage is closed");
+        }
+        HostLocks.Lease previous = lease;
+        lease = HostLocks.acquire(path, name, request);
+        previous.release();
     }
 
     private void forgetAllocation() {

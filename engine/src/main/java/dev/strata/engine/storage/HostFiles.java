@@ -48,7 +48,7 @@ final class HostFiles {
 
     /** The bound functions, or null when libc is not available. */
     private record LibC(Function open, Function close, CallContext lseekContext, long lseekAddress,
-                        Function fstat, CallContext fallocateContext, long fallocateAddress) {
+                        Function fstat, CallContext fallocateContext, long fallocateAddress, Function fcntl) {
     }
 
     private static final CompletableFuture<LibC> LIBC = CompletableFuture.supplyAsync(HostFiles::bind);
@@ -77,8 +77,10 @@ final class HostFiles {
             Function fstat = new Function(libc.getSymbolAddress("fstat"), Type.SINT32, Type.SINT32, Type.POINTER);
             CallContext fallocate = CallContext.getCallContext(Type.SINT32,
                     new Type[] {Type.SINT32, Type.SINT32, Type.SINT64, Type.SINT64}, CallingConvention.DEFAULT, true);
+            Function fcntl = new Function(libc.getSymbolAddress("fcntl"), Type.SINT32, Type.SINT32, Type.SINT32,
+                    Type.POINTER);
             return new LibC(open, close, lseek, libc.getSymbolAddress("lseek"), fstat, fallocate,
-                    libc.getSymbolAddress("fallocate"));
+                    libc.getSymbolAddress("fallocate"), fcntl);
         } catch (LinkageError | RuntimeException e) {
             return null;
         }
@@ -160,5 +162,64 @@ final class HostFiles {
             blocks = (blocks << 8) | (buf[ST_BLOCKS_OFFSET + i] & 0xff);
         }
         return blocks * 512;
+    }
+
+    /** fcntl commands and lock types for open-file-description locks (Linux, all architectures). */
+    private static final int F_OFD_GETLK = 36;
+    private static final int F_OFD_SETLK = 37;
+    static final short F_RDLCK = 0;
+    static final short F_WRLCK = 1;
+    static final short F_UNLCK = 2;
+    /** sizeof(struct flock) on 64-bit Linux: l_type, l_whence, pad, l_start, l_len, l_pid, pad. */
+    private static final int FLOCK_SIZE = 32;
+
+    /** Whether {@link #setLock}/{@link #conflicts} can work (libc bound). */
+    static boolean canLock() {
+        return libc() != null;
+    }
+
+    /**
+     * {@code fcntl(fd, F_OFD_SETLK, {type, SEEK_SET, offset, 1})}: takes ({@link #F_RDLCK}) or
+     * drops ({@link #F_UNLCK}) a lock on one byte, held by the open file description.
+     *
+     * @return 0, or the errno
+     */
+    static int setLock(int fd, short type, long offset) {
+        LibC c = libc();
+        byte[] flock = flock(type, offset);
+        HeapInvocationBuffer args = new HeapInvocationBuffer(c.fcntl());
+        args.putInt(fd);
+        args.putInt(F_OFD_SETLK);
+        args.putArray(flock, 0, flock.length, ArrayFlags.IN);
+        int r = Invoker.getInstance().invokeInt(c.fcntl(), args);
+        return r == 0 ? 0 : LastError.getInstance().get();
+    }
+
+    /**
+     * {@code fcntl(fd, F_OFD_GETLK, {F_WRLCK, SEEK_SET, offset, 1})}: whether another open file
+     * description (of any process) holds a lock on that byte. Locks held through {@code fd}
+     * itself never conflict. A failing call counts as a conflict.
+     */
+    static boolean conflicts(int fd, long offset) {
+        LibC c = libc();
+        byte[] flock = flock(F_WRLCK, offset);
+        HeapInvocationBuffer args = new HeapInvocationBuffer(c.fcntl());
+        args.putInt(fd);
+        args.putInt(F_OFD_GETLK);
+        args.putArray(flock, 0, flock.length, ArrayFlags.IN | ArrayFlags.OUT);
+        if (Invoker.getInstance().invokeInt(c.fcntl(), args) != 0) {
+            return true;
+        }
+        short type = (short) ((flock[0] & 0xff) | (flock[1] & 0xff) << 8);
+        return type != F_UNLCK;
+    }
+
+    private static byte[] flock(short type, long offset) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(FLOCK_SIZE).order(java.nio.ByteOrder.nativeOrder());
+        b.putShort(0, type);
+        b.putShort(2, (short) 0); // SEEK_SET
+        b.putLong(8, offset);
+        b.putLong(16, 1);
+        return b.array();
     }
 }

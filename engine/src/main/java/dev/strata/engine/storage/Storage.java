@@ -99,6 +99,18 @@ public interface Storage extends Closeable {
      */
     Allocation allocationAt(long offset, long maxLength);
 
+    /**
+     * Claims {@code request} on the object for as long as this storage stays open, replacing
+     * any earlier claim made through it, the way qemu negotiates permissions on a file node
+     * (image locking). Storage that other programs cannot share (an NBD export) claims nothing.
+     *
+     * @throws StrataException EBUSY with qemu's wording ("Failed to get \"write\" lock" and the
+     *         "Is another process using the image [NAME]?" hint) when another program's claim
+     *         conflicts; the storage keeps its earlier claim
+     */
+    default void lock(LockRequest request) {
+    }
+
     /** Closes the storage; further calls fail. Never throws a checked exception. */
     @Override
     void close();

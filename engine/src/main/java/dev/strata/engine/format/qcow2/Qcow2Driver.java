@@ -59,6 +59,7 @@ import dev.strata.engine.format.SnapshotInfo;
 import dev.strata.engine.format.qcow2.check.Qcow2Repair;
 import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.storage.FileStorage;
+import dev.strata.engine.storage.LockRequest;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
@@ -163,8 +164,7 @@ public final class Qcow2Driver implements FormatDriver {
             }
             luks = Qcow2LuksHeader.parse(file, ch.offset(), ch.length());
         }
-        Storage dataFile = io && header.hasDataFile() ? FileStorage.open(header.dataFileName(), options.readOnly())
-                : null;
+        Storage dataFile = io && header.hasDataFile() ? openDataFile(header.dataFileName(), options) : null;
         try {
             if (io && header.cryptMethod() == 2) {
                 throw StrataException.invalid("Missing CRYPTO header for crypt method 2");
@@ -190,6 +190,18 @@ public final class Qcow2Driver implements FormatDriver {
             dataFile.close();
         }
         return open(file, options, false); // metadata changed: read it again
+    }
+
+    /** The external data file, opened and locked as qemu opens a qcow2 image's data-file child. */
+    private static Storage openDataFile(String name, OpenOptions options) {
+        Storage dataFile = FileStorage.open(name, options.readOnly());
+        try {
+            dataFile.lock(LockRequest.dataFile(options.readOnly(), options.forceShare()));
+            return dataFile;
+        } catch (RuntimeException e) {
+            dataFile.close();
+            throw e;
+        }
     }
 
     /**

@@ -20,6 +20,7 @@ package dev.strata.engine.ops.check;
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.FormatFactory;
 import dev.strata.engine.format.FormatRegistry;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
@@ -80,6 +81,48 @@ public final class CheckOp {
 
     private static CheckOutcome open(String fileName, String format, boolean forceShare, RepairMode repair,
                                      CheckListener out) {
+        Storage claim = repair == null ? null : claimForRepair(fileName, format);
+        try {
+            return openClaimed(fileName, format, forceShare, repair, out);
+        } finally {
+            if (claim != null) {
+                claim.close();
+            }
+        }
+    }
+
+    /**
+     * With -r qemu opens the image read-write, so its lock claim is a writer's from the start:
+     * an image another program uses fails with "Failed to get \"write\" lock" before anything
+     * is read. The claim is held (through the returned storage) until the check ends; null when
+     * the file cannot be opened or probed, which the open proper then reports.
+     */
+    private static Storage claimForRepair(String fileName, String format) {
+        Storage file;
+        try {
+            file = FileStorage.open(fileName, true);
+        } catch (StrataException e) {
+            return null;
+        }
+        try {
+            FormatRegistry formats = FormatRegistry.standard();
+            FormatFactory factory = format != null ? formats.require(format) : formats.probe(file);
+            file.lock(ChainOpener.lockFor(factory, new OpenOptions(false, false, false)));
+            return file;
+        } catch (StrataException e) {
+            file.close();
+            if (e.kind() == ErrorKind.EBUSY) {
+                throw e;
+            }
+            return null;
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    private static CheckOutcome openClaimed(String fileName, String format, boolean forceShare, RepairMode repair,
+                                            CheckListener out) {
         warnAboutStaleBitmaps(fileName, format, out);
         ChainOpener opener = ChainOpener.standard();
         Layer top;
@@ -117,6 +160,9 @@ public final class CheckOp {
     private static CheckOutcome checkAfterStrictOpenFailed(String fileName, String format, boolean forceShare,
                                                            RepairMode repair, StrataException failure,
                                                            CheckListener out) {
+        if (failure.kind() == ErrorKind.EBUSY) {
+            throw failure; // the image is locked by another program: nothing is read
+        }
         Storage file;
         try {
             file = FileStorage.open(fileName, true);

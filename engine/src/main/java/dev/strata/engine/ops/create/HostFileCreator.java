@@ -4,6 +4,7 @@ import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.Preallocation;
 import dev.strata.engine.storage.FileStorage;
+import dev.strata.engine.storage.LockRequest;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -39,7 +40,13 @@ final class HostFileCreator {
         if (Long.compareUnsigned(protocolOpts.getNumber("extent_size_hint", 1 << 20), UINT32_MAX) > 0) {
             throw StrataException.invalid("Extent size hint is too large");
         }
-        createEmpty(name);
+        try (FileStorage claim = createEmpty(name)) {
+            grow(name, size, prealloc);
+        }
+    }
+
+    /** Gives the empty file {@code name} its size and preallocation (the rest of raw_co_create). */
+    private static void grow(String name, long size, Preallocation prealloc) {
         if (prealloc == Preallocation.METADATA) {
             throw StrataException.unsupported("Unsupported preallocation mode: metadata");
         }
@@ -76,12 +83,17 @@ final class HostFileCreator {
         }
     }
 
-    /** O_RDWR|O_CREAT, mode 0644, then ftruncate to 0. */
-    private static void createEmpty(String name) {
+    /**
+     * O_RDWR|O_CREAT, mode 0644; the file claimed for creation (image locking, so that an image
+     * another program has open is refused before it is touched); then ftruncate to 0.
+     *
+     * @return the file, holding the claim until the caller closes it
+     */
+    private static FileStorage createEmpty(String name) {
         Path path = Path.of(name);
         try (var ch = Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.READ)) {
-            ch.truncate(0);
+            // created (or kept) here; claimed and emptied below
         } catch (NoSuchFileException e) {
             throw new StrataException(ErrorKind.ENOENT, "Could not create '" + name + "': No such file or directory");
         } catch (AccessDeniedException e) {
@@ -91,6 +103,15 @@ final class HostFileCreator {
             throw new StrataException(ErrorKind.EIO, "Could not create '" + name + "': " + reason);
         } catch (IOException e) {
             throw new StrataException(ErrorKind.EIO, "Could not create '" + name + "': " + e.getMessage());
+        }
+        FileStorage file = FileStorage.open(name, false);
+        try {
+            file.lock(LockRequest.creation());
+            file.truncate(0);
+            return file;
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
         }
     }
 

@@ -30,6 +30,7 @@ import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.Layer;
 import dev.strata.engine.ops.info.ImageSource;
+import dev.strata.engine.storage.LockRequest;
 
 import java.nio.ByteBuffer;
 import java.util.Optional;
@@ -77,6 +78,7 @@ public final class ResizeOp {
             if (top.probed() && "raw".equals(driver.formatName())) {
                 warnings.accept(RawProbeWarning.text(source.fileName()));
             }
+            claimResize(driver, source);
             long current = driver.virtualSize();
             long total = size.applyTo(current);
             if (total <= 0) {
@@ -111,6 +113,21 @@ public final class ResizeOp {
             driver.close();
             if (below != null) {
                 below.close();
+            }
+        }
+    }
+
+    /**
+     * qemu-img resize asks for the resize permission on a raw file once the image is open (after
+     * the probe's warning): another program that refuses to share resizing (qemu-nbd exporting
+     * it) fails the open. A qcow2 file's writer claim already includes resizing.
+     */
+    private static void claimResize(FormatDriver driver, ImageSource source) {
+        if ("raw".equals(driver.formatName())) {
+            try {
+                driver.storages().get(0).lock(LockRequest.rawFile(false, false, true));
+            } catch (StrataException e) {
+                throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
             }
         }
     }
