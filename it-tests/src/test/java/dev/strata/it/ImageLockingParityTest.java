@@ -48,7 +48,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ImageLockingParityTest {
     private static final Set<String> FILES = Set.of("base.qcow2", "top.qcow2", "r.img", "ext.qcow2", "df.raw",
-            "x.raw");
+            "x.raw", "self.qcow2");
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
     @TempDir
@@ -66,6 +66,7 @@ class ImageLockingParityTest {
                 "qemu-io -c 'write -P 2 4M 1M' top.qcow2 >/dev/null",
                 "qemu-img create -q -f raw r.img 1M",
                 "qemu-img create -q -f qcow2 -o data_file=\"$PWD/df.raw\" ext.qcow2 1M")).orFail();
+        freshSelfImage();
     }
 
     static Stream<Arguments> holders() {
@@ -135,6 +136,38 @@ class ImageLockingParityTest {
             }
         }
         assertAll(holderName, checks);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"convert -n -O qcow2 self.qcow2 self.qcow2", "convert -O qcow2 self.qcow2 self.qcow2",
+            "convert -n -f qcow2 -O qcow2 self.qcow2 self.qcow2", "dd if=self.qcow2 of=self.qcow2 -O qcow2",
+            "rebase -b self.qcow2 -F qcow2 self.qcow2", "rebase -u -b self.qcow2 -F qcow2 self.qcow2",
+            "compare self.qcow2 self.qcow2", "bitmap --merge b -b self.qcow2 self.qcow2 c", "check -r all self.qcow2",
+            "commit self.qcow2", "create -f qcow2 -b self.qcow2 -F qcow2 self.qcow2"})
+    void oneImageTwiceInOneCommandConflictsAsInQemu(String verb) {
+        String[] args = arguments(verb);
+        Tools.Result qemu = Tools.run(dir, LIMIT, Tools.prepend("qemu-img", args));
+        byte[] afterQemu = takeSelfImage();
+        Tools.Result ours = InProcessCli.strataImg(args);
+        byte[] afterOurs = takeSelfImage();
+        Parity.assertSame(qemu, ours);
+        assertEquals(sha256(afterQemu), sha256(afterOurs), "self.qcow2 after " + verb);
+    }
+
+    /** The bytes {@code self.qcow2} was left with; then a fresh one (1 MiB, 64 KiB of data) for the next run. */
+    private byte[] takeSelfImage() {
+        try {
+            byte[] bytes = Files.readAllBytes(dir.resolve("self.qcow2"));
+            freshSelfImage();
+            return bytes;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void freshSelfImage() {
+        Tools.run(dir, LIMIT, "sh", "-c", "rm -f self.qcow2 && qemu-img create -q -f qcow2 self.qcow2 1M"
+                + " && qemu-io -c 'write -P 3 0 64k' self.qcow2 >/dev/null").orFail();
     }
 
     /** The verbs real qemu-img runs against an image held by qemu-io or by strata. */
@@ -267,6 +300,14 @@ class ImageLockingParityTest {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+        }
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -105,12 +105,21 @@ public final class ChainOpener {
 
     /** Opens one layer: host file, then format (given or probed). */
     public Layer openLayer(String fileName, String format, OpenOptions options) {
+        return openLayer(fileName, format, options, false);
+    }
+
+    /**
+     * Opens one layer, claiming its file as a writer when {@code claimAsWriter} even though
+     * {@code options} open it read-only: qemu-img check -r opens the image read-write, and its
+     * lock errors are a writer's, while strata reads first and repairs through another handle.
+     */
+    public Layer openLayer(String fileName, String format, OpenOptions options, boolean claimAsWriter) {
         // qemu looks the driver up before touching the file: "-f bogus missing" is "Unknown driver".
         FormatFactory given = format != null ? registry.require(format) : null;
         Storage storage = storages.open(fileName, options.readOnly());
         try {
             FormatFactory factory = given != null ? given : registry.probe(storage);
-            storage.lock(lockFor(factory, options));
+            storage.lock(lockFor(factory, claimAsWriter ? options.withReadOnly(false) : options));
             FormatDriver driver = factory.open(storage, options);
             return new Layer(driver, fileName, format == null);
         } catch (RuntimeException e) {

@@ -31,7 +31,7 @@ public final class FileStorage implements Storage {
     private volatile KnownRun lastData;
     private volatile KnownRun lastHole;
     /** This storage's claim on the file ({@link #lock}); none until asked. */
-    private HostLocks.Lease lease = HostLocks.Lease.NONE;
+    private HostLocks.Claim claim = HostLocks.Claim.NONE;
 
     private FileStorage(String name, Path path, FileChannel channel, boolean readOnly) {
         this.name = name;
@@ -297,8 +297,8 @@ public final class FileStorage implements Storage {
         } finally {
             synchronized (this) {
                 closed = true;
-                lease.release();
-                lease = HostLocks.Lease.NONE;
+                claim.release();
+                claim = HostLocks.Claim.NONE;
                 if (queryFd >= 0) {
                     HostFiles.close(queryFd);
                 }
@@ -310,17 +310,16 @@ public final class FileStorage implements Storage {
     /**
      * {@inheritDoc}
      *
-     * <p>The claim is shared with every other open of the same file in this process (see
-     * {@link HostLocks}): only other processes can conflict with it.
+     * <p>Each open of a file is its own party: two opens of one file in this process conflict
+     * as two processes would (see {@link HostLocks}); a second claim through this storage
+     * replaces its first.
      */
     @Override
     public synchronized void lock(LockRequest request) {
         if (closed) {
             throw new StrataException(ErrorKind.EIO, "Cannot lock '" + name + "': storage is closed");
         }
-        HostLocks.Lease previous = lease;
-        lease = HostLocks.acquire(path, name, request);
-        previous.release();
+        claim = HostLocks.acquire(path, name, request, claim);
     }
 
     private void forgetAllocation() {

@@ -10,6 +10,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -17,18 +18,20 @@ import java.util.Set;
 /**
  * Image locking compatible with qemu's file-posix: every claim ({@link LockRequest}) on a host
  * file becomes shared open-file-description locks on single bytes ({@link LockPermission}), and
- * a claim is refused when another open file description (another qemu, qemu-nbd, strata
- * process) holds a byte that contradicts it. Locks are advisory: they stop cooperating programs,
- * they never change the file.
+ * a claim is refused when a claim of another program (qemu, qemu-nbd, another strata) or an
+ * earlier claim of this process contradicts it. Locks are advisory: they stop cooperating
+ * programs, they never change the file.
  *
- * <p>Design note: qemu has one node per file and changes its permissions in place, so its own
- * uses of a file never conflict. Strata opens a file several times within one operation (check
- * reads through one descriptor and repairs through another; snapshot probes, then edits). To
- * behave like one qemu process, all claims a process makes on one file (same device and inode)
- * share one lock descriptor, which holds the union of the claims; only other descriptors, that
- * is other processes, can conflict. A claim is recorded first and checked second, as qemu
- * applies its lock bytes before it tests them, so two programs claiming at once cannot both
- * win.
+ * <p>Design note: each open of a file is its own party, as each of qemu's nodes is, so that
+ * {@code convert -n a a} or a rebase onto the image itself is refused as qemu refuses it. The
+ * locks of all claims a process makes on one file (same device and inode) are held through one
+ * descriptor, which holds the union of their bytes: the kernel then sees other processes'
+ * claims only ({@code F_OFD_GETLK} ignores the asking descriptor's own locks), so conflicts
+ * among this process's claims are found from the claims themselves. A party that changes its
+ * mind (qemu's permission update on one node) replaces its claim in one step ({@link #acquire}
+ * with the claim it replaces), never conflicting with itself. A claim is recorded before it is
+ * checked, as qemu applies its lock bytes before testing them, so two programs claiming at once
+ * cannot both win.
  */
 final class HostLocks {
     private static final Map<Object, Entry> ENTRIES = new HashMap<>();
@@ -37,19 +40,40 @@ final class HostLocks {
     private HostLocks() {
     }
 
-    /** One claim; {@link #release} gives it back (idempotent). */
-    interface Lease {
-        /** A lease that holds nothing. */
-        Lease NONE = () -> { };
+    /** One party's claim on one file; {@link #release} gives it back (idempotent). */
+    static final class Claim {
+        /** A claim that holds nothing. */
+        static final Claim NONE = new Claim(null, null, LockRequest.NONE);
 
-        void release();
+        private final Object key;
+        private final Entry entry;
+        private final LockRequest request;
+        private boolean released;
+
+        private Claim(Object key, Entry entry, LockRequest request) {
+            this.key = key;
+            this.entry = entry;
+            this.request = request;
+        }
+
+        void release() {
+            if (entry == null) {
+                return;
+            }
+            synchronized (ENTRIES) {
+                if (!released) {
+                    released = true;
+                    drop(key, entry, this);
+                }
+            }
+        }
     }
 
     /** The locked descriptor of one file and the claims that share it. */
     private static final class Entry {
         final int fd;
-        final List<LockRequest> claims = new ArrayList<>();
-        final Set<Long> lockedBytes = new java.util.HashSet<>();
+        final List<Claim> claims = new ArrayList<>();
+        final Set<Long> lockedBytes = new HashSet<>();
 
         Entry(int fd) {
             this.fd = fd;
@@ -57,14 +81,16 @@ final class HostLocks {
     }
 
     /**
-     * Claims {@code request} on the host file {@code path}.
+     * Claims {@code request} on the host file {@code path}, in place of {@code replaced} (the
+     * same party's earlier claim, released when the new one is granted, kept when it is not).
      *
      * @param shownName the name qemu's hint shows ("Is another process using the image [NAME]?")
-     * @throws StrataException EBUSY with qemu's wording when another program's claim conflicts
+     * @throws StrataException EBUSY with qemu's wording when another party's claim conflicts
      */
-    static Lease acquire(Path path, String shownName, LockRequest request) {
+    static Claim acquire(Path path, String shownName, LockRequest request, Claim replaced) {
         if (request.isEmpty() || !HostFiles.canLock()) {
-            return Lease.NONE;
+            replaced.release();
+            return Claim.NONE;
         }
         Object key = fileKey(path);
         synchronized (ENTRIES) {
@@ -72,37 +98,30 @@ final class HostLocks {
             if (entry == null) {
                 int fd = HostFiles.openForQueries(path.toString(), false);
                 if (fd < 0) {
-                    return Lease.NONE; // the file's own open reports why it cannot be read
+                    return replaced; // the file's own open reports why it cannot be read
                 }
                 entry = new Entry(fd);
                 ENTRIES.put(key, entry);
             }
-            entry.claims.add(request);
+            Claim claim = new Claim(key, entry, request);
+            entry.claims.add(claim);
             String failure = apply(entry);
             if (failure == null) {
-                failure = check(entry.fd, request);
+                failure = check(entry, claim, replaced);
             }
             if (failure != null) {
-                drop(key, entry, request);
+                drop(key, entry, claim);
                 throw new StrataException(ErrorKind.EBUSY,
                         failure + "\nIs another process using the image [" + shownName + "]?");
             }
-            Entry held = entry;
-            boolean[] released = new boolean[1];
-            return () -> {
-                synchronized (ENTRIES) {
-                    if (!released[0]) {
-                        released[0] = true;
-                        drop(key, held, request);
-                    }
-                }
-            };
+            replaced.release();
+            return claim;
         }
     }
 
     /** Removes one claim; the bytes only it needed are unlocked, the descriptor closed with the last. */
-    private static void drop(Object key, Entry entry, LockRequest request) {
-        entry.claims.remove(request);
+    private static void drop(Object key, Entry entry, Claim claim) {
+        entry.claims.remove(claim);
         if (entry.claims.isEmpty()) {
             HostFiles.close(entry.fd); // closing the description drops all its locks
             ENTRIES.remove(key);
@@ -118,10 +137,10 @@ final class HostLocks {
      *         on it), else null
      */
     private static String apply(Entry entry) {
-        Set<Long> wanted = new java.util.HashSet<>();
-        for (LockRequest claim : entry.claims) {
-            claim.used().forEach(p -> wanted.add(p.useByte()));
-            claim.unshared().forEach(p -> wanted.add(p.exclusionByte()));
+        Set<Long> wanted = new HashSet<>();
+        for (Claim claim : entry.claims) {
+            claim.request.used().forEach(p -> wanted.add(p.useByte()));
+            claim.request.unshared().forEach(p -> wanted.add(p.exclusionByte()));
         }
         for (long b : new ArrayList<>(entry.lockedBytes)) {
             if (!wanted.contains(b)) {
@@ -141,15 +160,26 @@ final class HostLocks {
         return null;
     }
 
-    /** raw_check_lock_bytes: first the permissions used, then the ones refused to others. */
-    private static String check(int fd, LockRequest request) {
+    /**
+     * raw_check_lock_bytes: first the permissions the claim uses, then the ones it refuses to
+     * others, each against other programs (the kernel) and this process's other parties.
+     */
+    private static String check(Entry entry, Claim claim, Claim replaced) {
+        List<LockRequest> others = new ArrayList<>();
+        for (Claim c : entry.claims) {
+            if (c != claim && c != replaced) {
+                others.add(c.request);
+            }
+        }
         for (LockPermission p : EnumSet.allOf(LockPermission.class)) {
-            if (request.used().contains(p) && HostFiles.conflicts(fd, p.exclusionByte())) {
+            if (claim.request.used().contains(p) && (HostFiles.conflicts(entry.fd, p.exclusionByte())
+                    || others.stream().anyMatch(o -> o.unshared().contains(p)))) {
                 return "Failed to get \"" + p.qemuName() + "\" lock";
             }
         }
         for (LockPermission p : EnumSet.allOf(LockPermission.class)) {
-            if (request.unshared().contains(p) && HostFiles.conflicts(fd, p.useByte())) {
+            if (claim.request.unshared().contains(p) && (HostFiles.conflicts(entry.fd, p.useByte())
+                    || others.stream().anyMatch(o -> o.used().contains(p)))) {
                 return "Failed to get shared \"" + p.qemuName() + "\" lock";
             }
         }

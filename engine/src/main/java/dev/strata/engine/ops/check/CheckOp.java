@@ -81,53 +81,12 @@ public final class CheckOp {
 
     private static CheckOutcome open(String fileName, String format, boolean forceShare, RepairMode repair,
                                      CheckListener out) {
-        Storage claim = repair == null ? null : claimForRepair(fileName, format);
-        try {
-            return openClaimed(fileName, format, forceShare, repair, out);
-        } finally {
-            if (claim != null) {
-                claim.close();
-            }
-        }
-    }
-
-    /**
-     * With -r qemu opens the image read-write, so its lock claim is a writer's from the start:
-     * an image another program uses fails with "Failed to get \"write\" lock" before anything
-     * is read. The claim is held (through the returned storage) until the check ends; null when
-     * the file cannot be opened or probed, which the open proper then reports.
-     */
-    private static Storage claimForRepair(String fileName, String format) {
-        Storage file;
-        try {
-            file = FileStorage.open(fileName, true);
-        } catch (StrataException e) {
-            return null;
-        }
-        try {
-            FormatRegistry formats = FormatRegistry.standard();
-            FormatFactory factory = format != null ? formats.require(format) : formats.probe(file);
-            file.lock(ChainOpener.lockFor(factory, new OpenOptions(false, false, false)));
-            return file;
-        } catch (StrataException e) {
-            file.close();
-            if (e.kind() == ErrorKind.EBUSY) {
-                throw e;
-            }
-            return null;
-        } catch (RuntimeException e) {
-            file.close();
-            throw e;
-        }
-    }
-
-    private static CheckOutcome openClaimed(String fileName, String format, boolean forceShare, RepairMode repair,
-                                            CheckListener out) {
         warnAboutStaleBitmaps(fileName, format, out);
         ChainOpener opener = ChainOpener.standard();
         Layer top;
         try {
-            top = opener.openLayer(fileName, format, new OpenOptions(true, forceShare, true));
+            // with -r qemu opens the image read-write: its lock claim is a writer's from the start
+            top = opener.openLayer(fileName, format, new OpenOptions(true, forceShare, true), repair != null);
         } catch (StrataException e) {
             return checkAfterStrictOpenFailed(fileName, format, forceShare, repair, e, out);
         }
@@ -170,11 +129,12 @@ public final class CheckOp {
             throw failure;
         }
         try (file) {
-            boolean qcow2 = format != null ? Qcow2Format.NAME.equals(format)
-                    : Qcow2Format.NAME.equals(FormatRegistry.standard().probe(file).name());
-            if (!qcow2) {
+            FormatFactory factory = format != null ? FormatRegistry.standard().require(format)
+                    : FormatRegistry.standard().probe(file);
+            if (!Qcow2Format.NAME.equals(factory.name())) {
                 throw failure;
             }
+            file.lock(ChainOpener.lockFor(factory, new OpenOptions(repair == null, forceShare, true)));
             Qcow2Header header = Qcow2Header.parse(file, true); // check mode's own open error first
             if (!lenientInCheckMode(file)) {
                 throw failure;
