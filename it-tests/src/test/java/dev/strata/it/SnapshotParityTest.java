@@ -114,6 +114,37 @@ class SnapshotParityTest {
         add(c, "ext.qcow2", "snapshot -c new ext.qcow2", "Q:snapshot -a s1 ext.qcow2", "Q:snapshot -a new ext.qcow2");
         add(c, "base.qcow2", "Q:snapshot -c q1 base.qcow2", "snapshot -a q1 base.qcow2", "snapshot -d q1 base.qcow2",
                 "Q:snapshot -l base.qcow2");
+        // persistent bitmaps: loaded read-write (in_use on disk), stored again when the image closes
+        add(c, "bm.qcow2", "snapshot -l bm.qcow2");
+        add(c, "bm.qcow2", "snapshot bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -c new bm.qcow2", "snapshot -l bm.qcow2", "info bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -c s1 bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -d s1 bm.qcow2", "snapshot -l bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -d nope bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -a s1 bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -a nope bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -c a bm.qcow2", "snapshot -c b bm.qcow2", "snapshot -d a bm.qcow2",
+                "snapshot -d s1 bm.qcow2", "snapshot -l bm.qcow2");
+        add(c, "bm.qcow2", "snapshot -c a bm.qcow2", "Q:bitmap --remove bm.qcow2 b0", "Q:bitmap --remove bm.qcow2 b1",
+                "Q:bitmap --remove bm.qcow2 b2", "snapshot -a s1 bm.qcow2", "snapshot -a a bm.qcow2");
+        add(c, "bm.qcow2", "bitmap --add bm.qcow2 b3", "snapshot -c a bm.qcow2", "bitmap --clear bm.qcow2 b0",
+                "snapshot -d s1 bm.qcow2");
+        add(c, "bm.qcow2", "Q:snapshot -c q1 bm.qcow2", "snapshot -d q1 bm.qcow2", "Q:snapshot -c q2 bm.qcow2");
+        add(c, "bmplain.qcow2", "snapshot -c a bmplain.qcow2", "snapshot -c b bmplain.qcow2");
+        add(c, "bmplain.qcow2", "snapshot -d a bmplain.qcow2");
+        add(c, "bm512.qcow2", "snapshot -c a bm512.qcow2", "snapshot -d s1 bm512.qcow2");
+        add(c, "bm512.qcow2", "snapshot -d s1 bm512.qcow2");
+        add(c, "bmholes.qcow2", "snapshot -c a bmholes.qcow2");
+        add(c, "bmholes.qcow2", "snapshot -c a bmholes.qcow2", "snapshot -c b bmholes.qcow2",
+                "snapshot -d a bmholes.qcow2");
+        add(c, "bmused.qcow2", "snapshot -c a bmused.qcow2");
+        add(c, "bmused.qcow2", "snapshot -d s1 bmused.qcow2");
+        add(c, "bmused.qcow2", "snapshot -a s1 bmused.qcow2");
+        add(c, "bmused.qcow2", "snapshot -l bmused.qcow2");
+        add(c, "bmmixed.qcow2", "snapshot -c a bmmixed.qcow2");
+        add(c, "bmmixed.qcow2", "snapshot -d s1 bmmixed.qcow2");
+        add(c, "bmmixed.qcow2", "snapshot -a s1 bmmixed.qcow2");
+        add(c, "bm.qcow2", "convert -l s1 -O qcow2 bm.qcow2 out.qcow2");
         // command line
         add(c, "base.qcow2", "snapshot -l -c a base.qcow2");
         add(c, "base.qcow2", "snapshot -c a -d b base.qcow2");
@@ -208,10 +239,51 @@ class SnapshotParityTest {
         String df = t("df.qcow2");
         img("create", "-q", "-f", "qcow2", "-o", "data_file=" + t("df.data"), df, "1M");
         io(df, "write -P 0xb1 0 64k");
+        makeBitmapImages();
         Files.copy(TEMPLATE.resolve("base.qcow2"), TEMPLATE.resolve("bigextra.qcow2"));
         patchSnapshotEntry(TEMPLATE.resolve("bigextra.qcow2"), 36, 2000, 4);
         Files.copy(TEMPLATE.resolve("base.qcow2"), TEMPLATE.resolve("badl1.qcow2"));
         patchSnapshotEntry(TEMPLATE.resolve("badl1.qcow2"), 0, -1, 8);
+    }
+
+    /**
+     * Images with persistent bitmaps: enabled, disabled and 4k-granularity bitmaps dirtied by
+     * qemu-io over data and a snapshot; 512 B clusters (one image with free clusters below its
+     * L1 table's size); bitmaps left in_use by a killed qemu-io,
+     * alone and beside a consistent one added afterwards.
+     */
+    private static void makeBitmapImages() throws IOException {
+        String bm = t("bm.qcow2");
+        img("create", "-q", "-f", "qcow2", bm, "8M");
+        io(bm, "write -P 0xc1 0 1M", "write -c -P 0xc2 4M 128k");
+        img("snapshot", "-c", "s1", bm);
+        img("bitmap", "--add", bm, "b0");
+        img("bitmap", "--add", "-g", "128k", "--disable", bm, "b1");
+        img("bitmap", "--add", "-g", "4k", bm, "b2");
+        io(bm, "write -P 0xc3 512k 1M", "write -z 6M 64k", "write -P 0xc4 7M 4k");
+        String plain = t("bmplain.qcow2");
+        img("create", "-q", "-f", "qcow2", plain, "4M");
+        img("bitmap", "--add", plain, "only");
+        io(plain, "write -P 0xd1 64k 192k", "write -P 0xd2 3M 64k");
+        String c512 = t("bm512.qcow2");
+        img("create", "-q", "-f", "qcow2", "-o", "cluster_size=512", c512, "1M");
+        io(c512, "write -P 0xe1 0 100k");
+        img("snapshot", "-c", "s1", c512);
+        img("bitmap", "--add", "-g", "512", c512, "fine");
+        img("bitmap", "--add", c512, "coarse");
+        io(c512, "write -P 0xe2 50k 100k", "write -P 0xe3 900k 10k");
+        // free clusters below an 8-cluster L1 table: qemu's search for the snapshot's L1 copy
+        // skips them, and the bitmaps stored on close continue from there
+        String holes = t("bmholes.qcow2");
+        img("create", "-q", "-f", "qcow2", "-o", "cluster_size=512", holes, "16M");
+        img("bitmap", "--add", "-g", "512", holes, "fine");
+        img("bitmap", "--add", holes, "coarse");
+        io(holes, "write -P 0xe4 50k 100k", "write -P 0xe5 7M 10k");
+        Files.copy(Path.of(bm), TEMPLATE.resolve("bmused.qcow2"));
+        Tools.qemuIo("-c", "write -P 0xf1 0 4k", "-c", "sigraise 9", t("bmused.qcow2"));
+        Files.copy(TEMPLATE.resolve("bmused.qcow2"), TEMPLATE.resolve("bmmixed.qcow2"));
+        img("bitmap", "--add", t("bmmixed.qcow2"), "fresh");
+        io(t("bmmixed.qcow2"), "write -P 0xf2 2M 64k");
     }
 
     @ParameterizedTest(name = "{0}")

@@ -1,9 +1,10 @@
 package dev.strata.engine.format.qcow2;
 
 /*
- * Design note: qemu 7.2's block/qcow2-snapshot.c on an image file opened read-write with no
- * writer over it (nothing pending): snapshot create, goto (apply) and delete, in qemu's order
- * and with qemu's crash-safety barriers, so that the bytes written are the bytes qemu writes.
+ * Design note: qemu 7.2's block/qcow2-snapshot.c on an image file opened read-write with nothing
+ * pending over it (no writer, or the open image's writer flushed and left idle while the store
+ * works): snapshot create, goto (apply) and delete, in qemu's order and with qemu's
+ * crash-safety barriers, so that the bytes written are the bytes qemu writes.
  *
  *  - create: a new id (largest id read as strtoul, plus one); the active L1 table copied into
  *    newly allocated clusters; every cluster the active table reaches gains a reference
@@ -93,7 +94,7 @@ public final class Qcow2SnapshotStore {
 
     /**
      * Reads the snapshots of the qcow2 image in {@code file} (opened read-write; no writer may
-     * hold pending changes to it).
+     * hold pending changes to it, nor change it while the store is used).
      *
      * @param barrier a flush barrier (a no-op when the cache mode ignores flushes)
      */
@@ -102,17 +103,11 @@ public final class Qcow2SnapshotStore {
     }
 
     /**
-     * Whether {@code file} is a qcow2 image with persistent bitmaps qemu would load (and
-     * rewrite when it closes the image); false for anything that is not a valid qcow2 header.
+     * qemu's free_cluster_index after this store's allocations and frees: where the image's next
+     * allocation (the persistent bitmaps stored on close) starts its free-cluster search.
      */
-    public static boolean hasBitmaps(Storage file) {
-        Qcow2Header h;
-        try {
-            h = Qcow2Header.parse(file);
-        } catch (StrataException e) {
-            return false;
-        }
-        return h.bitmapsExtension() != null && h.bitmapsConsistent() && h.bitmapsExtension().nbBitmaps() > 0;
+    public long freeClusterIndex() {
+        return refcounts.freeClusterIndex();
     }
 
     /** The normal resize path, which goto runs when the snapshot's disk size differs. */
@@ -315,7 +310,11 @@ public final class Qcow2SnapshotStore {
                 "Snapshot L1 table");
     }
 
-    /** qcow2_write_snapshots: the table to new clusters, then the header, then the old one freed. */
+    /**
+     * qcow2_write_snapshots: the table to new clusters, then the header, then the old one freed.
+     * Each entry is written on its own, as qemu writes its pieces: the padding between entries
+     * keeps what the reused clusters held before.
+     */
     private void writeSnapshots() {
         long size = 0;
         for (Snapshot s : snapshots) {
@@ -332,6 +331,7 @@ public final class Qcow2SnapshotStore {
         int at = 0;
         for (Snapshot s : snapshots) {
             at = (at + 7) & ~7;
+            int start = at;
             table.putLong(at, s.l1Offset());
             table.putInt(at + 8, (int) s.l1Size());
             table.putShort(at + 12, (short) s.id().length);
@@ -351,8 +351,8 @@ public final class Qcow2SnapshotStore {
             at += s.id().length;
             table.put(at, s.name());
             at += s.name().length;
+            file.write(ByteBuffer.wrap(table.array(), start, at - start), offset + start);
         }
-        file.write(table, offset);
         barrier.run();
         ByteBuffer pointer = ByteBuffer.allocate(12);
         pointer.putInt(0, snapshots.size());

@@ -14,13 +14,16 @@ package dev.strata.engine.ops.snapshot;
  *  - Apply looks the snapshot up by id, then by name; delete by name only (bdrv_snapshot_find),
  *    then deletes that id and name. Create never refuses an existing name (qemu-img creates a
  *    second snapshot with it).
- *  - The open image only validates it; it is closed (nothing pending) before Qcow2SnapshotStore
+ *  - Create and delete run while the image is open, as in qemu: the open loaded its persistent
+ *    bitmaps and marked them in_use on disk; the writer is flushed (nothing pending), the
+ *    snapshot store edits the image file through the open image's own storage, and closing the
+ *    image stores the bitmaps (qcow2_store_persistent_dirty_bitmaps), their free-cluster search
+ *    continuing where the snapshot's allocations stopped (qemu's one free_cluster_index).
+ *  - Apply validates on the open image and closes it (nothing pending) before the snapshot store
  *    works on the file itself. A snapshot whose disk size differs is applied after the image is
- *    resized through the normal resize path (ResizeOp), as qemu's blk_truncate.
- *
- * Not done: persistent bitmaps (qemu loads them read-write and rewrites them when it closes the
- * image) make create and delete refuse before any write; apply fails as qemu's does ("Device has
- * active dirty bitmaps").
+ *    resized through the normal resize path (ResizeOp), as qemu's blk_truncate. With persistent
+ *    bitmaps (enabled, disabled or in_use) it fails as bdrv_snapshot_goto does ("Device has
+ *    active dirty bitmaps"); the close still stores the bitmaps it loaded.
  */
 
 import dev.strata.engine.ErrorKind;
@@ -113,11 +116,6 @@ public final class SnapshotOp {
             throw StrataException.invalid("Could not open '" + source.displayName()
                     + "': force-share=on can only be used with read-only images");
         }
-        if ((action == Action.CREATE || action == Action.DELETE) && hasBitmaps(source)) {
-            throw new StrataException(ErrorKind.ENOTSUP, "Changing the internal snapshots of a qcow2 image with"
-                    + " persistent bitmaps is not supported by strata-img (qemu rewrites the bitmaps); use qemu-img"
-                    + " snapshot");
-        }
         Image image;
         try {
             image = ChainOpener.standard().open(source.fileName(), source.format(),
@@ -152,7 +150,7 @@ public final class SnapshotOp {
                         throw new ActionFailed(ErrorKind.ENOTSUP, "Block driver does not support snapshots",
                                 List.of(), false);
                     }
-                    if (!((Qcow2Driver) driver).bitmapDirectory().entries().isEmpty()) {
+                    if (!((Qcow2Driver) driver).persistentBitmaps().bitmaps().isEmpty()) {
                         throw new ActionFailed(ErrorKind.EBUSY, "Device has active dirty bitmaps", List.of(), false);
                     }
                     break;
@@ -163,6 +161,10 @@ public final class SnapshotOp {
                     break;
                 default:
                     throw new IllegalStateException();
+            }
+            if (action == Action.CREATE || action == Action.DELETE) {
+                changeWhileOpen(image, (Qcow2Driver) driver, source, action, name, nowMicros, warnings);
+                return List.of();
             }
         } finally {
             image.close();
@@ -175,6 +177,19 @@ public final class SnapshotOp {
             file.close();
         }
         return List.of();
+    }
+
+    /**
+     * Create or delete on the open image's file, with its writer flushed; the bitmaps it loaded
+     * are stored when the caller closes it, after the snapshot's allocations.
+     */
+    private static void changeWhileOpen(Image image, Qcow2Driver driver, ImageSource source, Action action,
+                                        String name, long nowMicros, Consumer<String> warnings) {
+        image.flush();
+        Storage file = driver.file();
+        Qcow2SnapshotStore store = Qcow2SnapshotStore.open(file, file::flush);
+        driver.persistentBitmaps().shareFreeClusterSearch(store::freeClusterIndex, index -> { });
+        change(store, source, action, name, nowMicros, warnings);
     }
 
     private static void change(Qcow2SnapshotStore store, ImageSource source, Action action, String name,
@@ -218,21 +233,6 @@ public final class SnapshotOp {
         } catch (StrataException e) {
             reports.add(e.getMessage());
             throw e;
-        }
-    }
-
-    /** Whether the file is a qcow2 image with persistent bitmaps (false when it cannot be read). */
-    private static boolean hasBitmaps(ImageSource source) {
-        Storage file;
-        try {
-            file = FileStorage.open(source.fileName(), true);
-        } catch (StrataException e) {
-            return false; // the open proper reports it
-        }
-        try {
-            return Qcow2SnapshotStore.hasBitmaps(file);
-        } finally {
-            file.close();
         }
     }
 
