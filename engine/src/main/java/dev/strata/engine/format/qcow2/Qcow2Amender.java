@@ -15,9 +15,11 @@ package dev.strata.engine.format.qcow2;
  *
  * Every header write is qcow2_update_header's full first cluster (Qcow2HeaderRewrite), so the
  * header comes out laid out as qemu lays it out. Progress goes through Qcow2AmendProgress.
+ * The steps that allocate (refcount width change, resize, zero expansion) continue qemu's one
+ * free_cluster_index of the open image, which the caller passes in and gets back: the
+ * persistent bitmaps the caller's open image stores when it closes continue from there.
  *
- * Not supported, refused before the first write (never half done): images with persistent
- * bitmaps (qemu rewrites every bitmap when it closes a writable image), changing LUKS encryption
+ * Not supported, refused before the first write (never half done): changing LUKS encryption
  * options, and upgrading v2 images whose snapshot entries lack the v3 extra data (qemu then
  * rewrites the snapshot table).
  */
@@ -28,6 +30,7 @@ import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.Storage;
 
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** Amends the options of a qcow2 image (qemu-img amend). */
 public final class Qcow2Amender {
@@ -36,6 +39,7 @@ public final class Qcow2Amender {
 
     private final Storage file;
     private final CacheMode cache;
+    private final AtomicLong freeClusterIndex;
     private Qcow2HeaderRewrite state;
 
     /**
@@ -62,16 +66,20 @@ public final class Qcow2Amender {
         public static final Optional UNSET = new Optional(false, null);
     }
 
-    /** The normal resize path, run on the image (closed here meanwhile) with qemu's exact semantics. */
+    /** The normal resize path, run on the open image with qemu's exact semantics. */
     @FunctionalInterface
     public interface Resize {
-        /** Resizes the image to {@code newSize} bytes (shrinking allowed, no preallocation). */
+        /**
+         * Resizes the image to {@code newSize} bytes (shrinking allowed, no preallocation), its
+         * allocations continuing the amend's free-cluster index (and moving it).
+         */
         void to(long newSize);
     }
 
-    private Qcow2Amender(Storage file, CacheMode cache) {
+    private Qcow2Amender(Storage file, CacheMode cache, AtomicLong freeClusterIndex) {
         this.file = file;
         this.cache = cache;
+        this.freeClusterIndex = freeClusterIndex;
         this.state = Qcow2HeaderRewrite.load(file);
     }
 
@@ -79,14 +87,16 @@ public final class Qcow2Amender {
      * Runs qcow2_amend_options on the image in {@code file} (open read-write; the caller opened
      * the image normally before, so it is a valid, clean qcow2 image).
      *
-     * @param status receives qemu's status callback values
-     * @param resize the resize path for a size change
+     * @param status           receives qemu's status callback values
+     * @param resize           the resize path for a size change
+     * @param freeClusterIndex qemu's free_cluster_index of the open image: where the first
+     *                         allocation starts its search; updated as the steps allocate and free
      * @throws StrataException with qemu's message (what was written before the failure stays
      *         written, as in qemu)
      */
     public static void amend(Storage file, Request request, CacheMode cache, Qcow2AmendProgress.Status status,
-                             Resize resize) {
-        new Qcow2Amender(file, cache).run(request, status, resize);
+                             Resize resize, AtomicLong freeClusterIndex) {
+        new Qcow2Amender(file, cache, freeClusterIndex).run(request, status, resize);
     }
 
     private void run(Request r, Qcow2AmendProgress.Status status, Resize resize) {
@@ -153,7 +163,7 @@ public final class Qcow2Amender {
             }
             progress.begin(Qcow2AmendProgress.Operation.CHANGING_REFCOUNT_ORDER);
             Qcow2RefcountOrderChange.run(file, state, Integer.numberOfTrailingZeros(refcountBits), progress,
-                    barrier);
+                    barrier, freeClusterIndex);
         }
         if (dataFileRaw) {
             state.autoclear |= Qcow2FeatureBits.AUTOCLEAR_DATA_FILE_RAW;
@@ -196,17 +206,13 @@ public final class Qcow2Amender {
         }
         if (newVersion < oldVersion) {
             progress.begin(Qcow2AmendProgress.Operation.DOWNGRADING);
-            Qcow2Downgrade.run(file, state, progress, barrier);
+            Qcow2Downgrade.run(file, state, progress, barrier, freeClusterIndex);
         }
         file.flush();
     }
 
     /** The refusals of what strata cannot do, before anything is written. */
     private void refuseUnsupported(int newVersion, int oldVersion, boolean encryptionUpdate) {
-        if (state.bitmaps != null) {
-            throw new StrataException(ErrorKind.ENOTSUP, "Amending a qcow2 image with persistent bitmaps is not"
-                    + " supported by strata-img (qemu rewrites the bitmaps); use qemu-img amend");
-        }
         if (encryptionUpdate) {
             throw new StrataException(ErrorKind.ENOTSUP, "Amending LUKS encryption options is not supported by"
                     + " strata-img; use qemu-img amend");

@@ -93,6 +93,16 @@ final class Qcow2BitmapStore {
         this.freeSearchEnd = end;
     }
 
+    /** Where the next metadata action would start its free-cluster search. */
+    long freeClusterIndex() {
+        return freeSearchStart.getAsLong();
+    }
+
+    /** The image's allocations continue their free-cluster search at {@code index}. */
+    void continueFreeClusterSearchAt(long index) {
+        freeSearchEnd.accept(index);
+    }
+
     /** A metadata action is over: the image's other allocations continue where it stopped. */
     void actionDone() {
         if (refcounts != null) {
@@ -205,11 +215,13 @@ final class Qcow2BitmapStore {
 
     /**
      * update_ext_header_and_dir: a new directory for {@code list} (none when empty), the header
-     * switched to it, the old directory freed.
+     * switched to it, the {@code old} directory (as the open image knows it) freed.
+     *
+     * @return the new directory, or null when there is none
      */
-    void writeDirectory(List<DirEntry> list, long virtualSize) {
+    Qcow2HeaderExtension.BitmapsExtension writeDirectory(List<DirEntry> list, long virtualSize,
+                                                         Qcow2HeaderExtension.BitmapsExtension old) {
         Qcow2HeaderRewrite h = Qcow2HeaderRewrite.load(file);
-        Qcow2HeaderExtension.BitmapsExtension old = h.bitmaps;
         if (!list.isEmpty()) {
             byte[] dir = directoryBytes(list, virtualSize);
             long dirOffset = refcounts().allocate(dir.length);
@@ -225,6 +237,7 @@ final class Qcow2BitmapStore {
             refcounts().free(old.directoryOffset(), old.directorySize());
             punched.clear();
         }
+        return h.bitmaps;
     }
 
     /** free_bitmap_clusters: frees the data clusters (punched) and the table of a dropped bitmap. */

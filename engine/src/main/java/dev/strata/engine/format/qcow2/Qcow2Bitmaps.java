@@ -47,6 +47,14 @@ public final class Qcow2Bitmaps {
     private volatile long virtualSize;
     /** qemu's bs->dirty_bitmaps: newest first. */
     private final List<PersistentBitmap> list = new ArrayList<>();
+    /**
+     * qemu's s->nb_bitmaps, bitmap_directory_offset and _size: the directory as this open knows
+     * it (null: none), which stays valid when a downgrade to v2 leaves the header without the
+     * autoclear bit that vouches for it on disk.
+     */
+    private Qcow2HeaderExtension.BitmapsExtension directory;
+    /** Whether the bitmaps went to another open of the file ({@link #carryOver}): nothing to store. */
+    private boolean carried;
     private volatile PersistentBitmap[] enabled = new PersistentBitmap[0];
     /** Per thread: how many {@link #untracked} calls are running. */
     private final ThreadLocal<int[]> untracked = ThreadLocal.withInitial(() -> new int[1]);
@@ -121,6 +129,7 @@ public final class Qcow2Bitmaps {
     static Qcow2Bitmaps load(Storage file, Qcow2Header header, Qcow2BitmapDirectory directory, boolean writable,
                              Runnable beforeMetadata, Runnable headerRewritten) {
         Qcow2Bitmaps b = new Qcow2Bitmaps(file, header, writable, beforeMetadata, headerRewritten);
+        b.directory = directory.entries().isEmpty() ? null : header.bitmapsExtension();
         List<Qcow2BitmapStore.DirEntry> entries = new ArrayList<>();
         boolean needsUpdate = false;
         for (Qcow2BitmapDirectory.Entry e : directory.entries()) {
@@ -150,6 +159,52 @@ public final class Qcow2Bitmaps {
      */
     public synchronized void shareFreeClusterSearch(LongSupplier current, LongConsumer update) {
         store.shareFreeClusterSearch(current, update);
+    }
+
+    /** qemu's free_cluster_index as the allocator named by {@link #shareFreeClusterSearch} has it. */
+    public synchronized long freeClusterIndex() {
+        return store.freeClusterIndex();
+    }
+
+    /** Makes the allocator named by {@link #shareFreeClusterSearch} continue its search at {@code index}. */
+    public synchronized void continueFreeClusterSearchAt(long index) {
+        store.continueFreeClusterSearchAt(index);
+    }
+
+    /** Bitmaps one open of an image hands to the next open of the same file ({@link #carryOver}). */
+    public static final class Carried {
+        private final List<PersistentBitmap> bitmaps;
+
+        private Carried(List<PersistentBitmap> bitmaps) {
+            this.bitmaps = List.copyOf(bitmaps);
+        }
+    }
+
+    /**
+     * Hands the bitmaps in memory to the next open of the same file by the same operation (an
+     * amend reopens the image for its size step, where qemu keeps one BlockDriverState): from
+     * now on this open stores nothing, so its close leaves the directory as it is (in_use).
+     */
+    public synchronized Carried carryOver() {
+        carried = true;
+        return new Carried(list);
+    }
+
+    /**
+     * Takes the bitmaps {@code from} the previous open of this file in place of the ones this
+     * open loaded (which that open had marked in_use, so they loaded as inconsistent): their
+     * bits, enabled state and consistency as they were in memory, stored when this image closes.
+     */
+    public synchronized void takeOver(Carried from) {
+        list.clear();
+        for (PersistentBitmap p : from.bitmaps) {
+            DirtyBitmap bits = p.bits;
+            if (bits.size() != virtualSize) {
+                throw new IllegalStateException("bitmap '" + p.name + "' carried over at another size");
+            }
+            list.add(new PersistentBitmap(p.name, bits, p.enabled, p.inconsistent, !writable));
+        }
+        refreshEnabled();
     }
 
     /** The bitmaps, in qemu's list order (newest first). */
@@ -320,7 +375,7 @@ public final class Qcow2Bitmaps {
         if (gone != null) {
             onDisk.remove(gone);
             try {
-                store.writeDirectory(onDisk, virtualSize);
+                directory = store.writeDirectory(onDisk, virtualSize, directory);
                 store.freeBitmap(gone.tableOffset, gone.tableSize);
             } finally {
                 store.actionDone();
@@ -388,7 +443,7 @@ public final class Qcow2Bitmaps {
      * (nothing when there is nothing to write).
      */
     public synchronized void storeAll() {
-        if (!writable) {
+        if (!writable || carried) {
             return;
         }
         List<PersistentBitmap> toWrite = new ArrayList<>();
@@ -439,7 +494,7 @@ public final class Qcow2Bitmaps {
                     store.storeBitmap(d, writtenBits.get(i).bits);
                 }
             }
-            store.writeDirectory(onDisk, virtualSize);
+            directory = store.writeDirectory(onDisk, virtualSize, directory);
             for (long[] t : dropTables) {
                 store.freeBitmap(t[0], t[1]);
             }
@@ -448,12 +503,15 @@ public final class Qcow2Bitmaps {
         }
     }
 
-    /** The directory on disk now. */
+    /** The directory on disk now (bitmap_list_load of the directory this open knows). */
     private List<Qcow2BitmapStore.DirEntry> diskList() {
         store.refcountsChanged();
-        Qcow2Header h = Qcow2Header.parse(file);
         List<Qcow2BitmapStore.DirEntry> out = new ArrayList<>();
-        for (Qcow2BitmapDirectory.Entry e : Qcow2BitmapDirectory.parse(file, h).entries()) {
+        if (directory == null) {
+            return out;
+        }
+        for (Qcow2BitmapDirectory.Entry e : Qcow2BitmapDirectory.parse(file, directory.directoryOffset(),
+                directory.directorySize(), directory.nbBitmaps(), clusterSize, virtualSize).entries()) {
             out.add(Qcow2BitmapStore.DirEntry.of(e));
         }
         return out;

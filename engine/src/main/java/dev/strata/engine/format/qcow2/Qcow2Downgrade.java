@@ -6,21 +6,30 @@ package dev.strata.engine.format.qcow2;
  * current size and whose VM state fits 32 bits, no incompatible feature but the compression
  * type (the dirty bit is cleared first). Then compatible and autoclear bits are dropped, zero
  * clusters are expanded (Qcow2ZeroExpansion), zstd is accepted only when no cluster is
- * compressed (and replaced by zlib), and the header is rewritten as version 2.
+ * compressed (and replaced by zlib), and the header is rewritten as version 2. Persistent bitmaps
+ * are not touched: the header keeps their extension (without the autoclear bit, which v2 has no
+ * room for), and the open image stores them into the v2 file when it closes, as qemu's does.
  */
 
 import dev.strata.engine.StrataException;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** Downgrades a qcow2 v3 image to v2. */
 final class Qcow2Downgrade {
     private Qcow2Downgrade() {
     }
 
-    /** Downgrades the image in {@code file} described by {@code state}. */
-    static void run(Storage file, Qcow2HeaderRewrite state, Qcow2AmendProgress progress, Runnable barrier) {
+    /**
+     * Downgrades the image in {@code file} described by {@code state}.
+     *
+     * @param freeClusterIndex qemu's free_cluster_index, which the zero expansion's allocations
+     *                         start from and move
+     */
+    static void run(Storage file, Qcow2HeaderRewrite state, Qcow2AmendProgress progress, Runnable barrier,
+                    AtomicLong freeClusterIndex) {
         if (state.refcountOrder != 4) {
             throw StrataException.unsupported("compat=0.10 requires refcount_bits=16");
         }
@@ -42,7 +51,7 @@ final class Qcow2Downgrade {
         }
         state.compatible = 0;
         state.autoclear = 0;
-        Qcow2ZeroExpansion.run(file, state, snapshots, progress, barrier);
+        Qcow2ZeroExpansion.run(file, state, snapshots, progress, barrier, freeClusterIndex);
         if ((state.incompatible & Qcow2FeatureBits.INCOMPAT_COMPRESSION) != 0) {
             if (hasCompressedClusters(file, state)) {
                 throw StrataException.unsupported("Cannot downgrade an image with zstd compression type and existing"

@@ -14,6 +14,9 @@ package dev.strata.engine.format.qcow2;
  *     switched to it (refcount_order, reftable offset and size);
  *  3. the old refblocks and the old reftable are freed through the NEW structures.
  *
+ * qemu's one free_cluster_index runs through both: the allocations start where the image's
+ * previous allocations stopped, the frees lower it, and the caller learns where it ended.
+ *
  * Progress is reported per reftable entry of each walk, with qemu's walk count
  * (max(walks so far + 2, 3), the last walk closing the total). A refcount that does not fit the
  * new width fails with qemu's message before anything is written.
@@ -26,6 +29,7 @@ import dev.strata.engine.storage.Storage;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** Changes the refcount width of a qcow2 image. */
 final class Qcow2RefcountOrderChange {
@@ -62,20 +66,24 @@ final class Qcow2RefcountOrderChange {
      * Repacks the refcounts of the image in {@code file} to {@code 2^newOrder} bits and writes
      * the header from {@code state} (updated with the new refcount fields).
      *
+     * @param freeClusterIndex qemu's free_cluster_index: where the allocations start, then where
+     *                         the change left it
      * @throws StrataException EINVAL "Cannot decrease refcount entry width to N bits: Cluster
      *         at offset 0x... has a refcount of R" before anything is written
      */
     static void run(Storage file, Qcow2HeaderRewrite state, int newOrder, Qcow2AmendProgress progress,
-                    Runnable barrier) {
+                    Runnable barrier, AtomicLong freeClusterIndex) {
         Qcow2CorruptionSignal signal = new Qcow2CorruptionSignal(file.name(), e -> { });
         Qcow2RefcountWriter old = new Qcow2RefcountWriter(file, Qcow2Header.parse(file, true), signal, barrier);
-        new Qcow2RefcountOrderChange(file, state, old, newOrder, progress, barrier).change(newOrder, signal);
+        old.searchFreeFrom(freeClusterIndex.get());
+        new Qcow2RefcountOrderChange(file, state, old, newOrder, progress, barrier)
+                .change(newOrder, signal, freeClusterIndex);
     }
 
-    private void change(int newOrder, Qcow2CorruptionSignal signal) {
+    private void change(int newOrder, Qcow2CorruptionSignal signal, AtomicLong freeClusterIndex) {
         long[] newTableOffset = {0};
         try {
-            repack(newOrder, signal, newTableOffset);
+            freeClusterIndex.set(repack(newOrder, signal, newTableOffset));
         } catch (StrataException e) {
             // qemu's "done:" path: give back what the failed change allocated
             for (long block : newTable) {
@@ -86,11 +94,13 @@ final class Qcow2RefcountOrderChange {
             if (newTableOffset[0] > 0) {
                 old.free(newTableOffset[0], (long) newTable.length * 8);
             }
+            freeClusterIndex.set(old.freeClusterIndex());
             throw e;
         }
     }
 
-    private void repack(int newOrder, Qcow2CorruptionSignal signal, long[] tableOffsetOut) {
+    /** The change itself; returns where the free-cluster index ended. */
+    private long repack(int newOrder, Qcow2CorruptionSignal signal, long[] tableOffsetOut) {
         int walkIndex = 0;
         long newTableOffset = 0;
         long allocatedTableEntries = 0;
@@ -126,10 +136,12 @@ final class Qcow2RefcountOrderChange {
         newTable = new long[0];
 
         Qcow2RefcountWriter now = new Qcow2RefcountWriter(file, Qcow2Header.parse(file, true), signal, barrier);
+        now.searchFreeFrom(old.freeClusterIndex());
         for (long block : oldBlocks) {
             now.free(block, clusterSize);
         }
         now.free(oldTableOffset, oldTableBytes);
+        return now.freeClusterIndex();
     }
 
     /** Entries of the old reftable now (it may grow while new refblocks are allocated). */

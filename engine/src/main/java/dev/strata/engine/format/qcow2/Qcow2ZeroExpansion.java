@@ -24,6 +24,7 @@ import dev.strata.engine.StrataException;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** Turns the zero clusters of a (non-extended-L2) qcow2 image into data or unallocated clusters. */
 final class Qcow2ZeroExpansion {
@@ -50,12 +51,24 @@ final class Qcow2ZeroExpansion {
     /**
      * Expands the zero clusters of the active L1 table and of every snapshot's L1 table.
      *
+     * @param freeClusterIndex qemu's free_cluster_index: where the allocations start, then where
+     *                         they stopped
      * @throws StrataException EIO for an unaligned L2 or cluster offset, with qemu's wording
      */
     static void run(Storage file, Qcow2HeaderRewrite state, Qcow2SnapshotTable snapshots, Qcow2AmendProgress progress,
-                    Runnable barrier) {
+                    Runnable barrier, AtomicLong freeClusterIndex) {
         Qcow2CorruptionSignal signal = new Qcow2CorruptionSignal(file.name(), e -> { });
         Qcow2RefcountWriter refcounts = new Qcow2RefcountWriter(file, Qcow2Header.parse(file, true), signal, barrier);
+        refcounts.searchFreeFrom(freeClusterIndex.get());
+        try {
+            expand(file, state, snapshots, progress, barrier, refcounts);
+        } finally {
+            freeClusterIndex.set(refcounts.freeClusterIndex());
+        }
+    }
+
+    private static void expand(Storage file, Qcow2HeaderRewrite state, Qcow2SnapshotTable snapshots,
+                               Qcow2AmendProgress progress, Runnable barrier, Qcow2RefcountWriter refcounts) {
         long total = state.l1Size;
         for (Qcow2SnapshotTable.Entry e : snapshots.entries()) {
             total += e.l1Size();

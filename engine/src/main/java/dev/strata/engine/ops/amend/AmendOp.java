@@ -5,37 +5,49 @@ package dev.strata.engine.ops.amend;
  * CLI prints the option help between them:
  *
  *  - open(): img_open read-write with the backing chain (a missing backing file fails the open;
- *    a probed raw image warns, as qemu's raw driver does for writable probed opens);
+ *    a probed raw image warns, as qemu's raw driver does for writable probed opens). A qcow2
+ *    image's persistent bitmaps are loaded and marked in_use on disk, as qemu's open does;
  *  - amend(): formats without amendment are refused; the -o text is parsed against the
  *    format's amend list (an option only create knows gets qemu's hint); then the qcow2 driver's
- *    qcow2_amend_options runs (Qcow2Amender) on the image file, with a size change going
- *    through the normal resize path (ResizeOp: shrinking allowed, no preallocation, the new
- *    range zeroed over a longer backing file), as qemu's blk_truncate.
+ *    qcow2_amend_options runs (Qcow2Amender) on the image file while the image stays open with
+ *    its writer flushed and idle;
+ *  - close(): closing the image stores its persistent bitmaps (qcow2_store_persistent_dirty_bitmaps),
+ *    after everything the amend did, as qemu's close does, also when the amend failed.
  *
- * The image opened by open() only validates it as qemu's open does; it is closed before the
- * amender opens the file itself. A qcow2 image with persistent bitmaps is opened read-only
- * instead: a read-write open marks its bitmaps in_use and its close rewrites them, and the
- * amender refuses such images before any write.
+ * qemu keeps one free_cluster_index per open image; here it is an AtomicLong that the amend's
+ * steps (refcount width change, resize, zero expansion) and the bitmaps' store continue in turn.
+ *
+ * A size change goes through the image's writer, as qemu's blk_truncate (shrinking allowed, no
+ * preallocation, the new range zeroed over a longer backing file without marking bitmaps). The
+ * steps before it edited the file behind the open image's writer, so the image is opened again
+ * for it: the bitmaps in memory are carried over from the first open to the second
+ * (Qcow2Bitmaps.carryOver/takeOver), which stores them when it closes.
  */
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReader;
+import dev.strata.engine.format.FormatDriver;
+import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.Preallocation;
 import dev.strata.engine.format.qcow2.Qcow2AmendProgress;
 import dev.strata.engine.format.qcow2.Qcow2Amender;
+import dev.strata.engine.format.qcow2.Qcow2Bitmaps;
 import dev.strata.engine.format.qcow2.Qcow2Driver;
 import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
+import dev.strata.engine.image.ImageChain;
 import dev.strata.engine.image.Layer;
 import dev.strata.engine.ops.create.CreateOptions;
 import dev.strata.engine.ops.info.ImageSource;
-import dev.strata.engine.ops.resize.ResizeOp;
-import dev.strata.engine.ops.resize.ResizeSize;
 import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.FileStorage;
 import dev.strata.engine.storage.Storage;
 
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /** Changes format options of an existing image (qemu-img amend). */
@@ -65,9 +77,7 @@ public final class AmendOp implements AutoCloseable {
     public static AmendOp open(ImageSource source, CacheMode cache, Consumer<String> warnings) {
         Image image;
         try {
-            boolean bitmaps = hasPersistentBitmaps(source);
-            image = ChainOpener.standard().open(source.fileName(), source.format(),
-                    new OpenOptions(bitmaps, false, false).withCache(cache));
+            image = openImage(source, cache);
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
         }
@@ -79,21 +89,9 @@ public final class AmendOp implements AutoCloseable {
         return new AmendOp(source, cache, warnings, image, format);
     }
 
-    /** Whether {@code source} opens (read-only) as a qcow2 image with persistent bitmaps. */
-    private static boolean hasPersistentBitmaps(ImageSource source) {
-        Image peek;
-        try {
-            peek = ChainOpener.standard().open(source.fileName(), source.format(),
-                    new OpenOptions(true, false, true).withNoIo(true));
-        } catch (StrataException e) {
-            return false; // the read-write open reports it
-        }
-        try {
-            return peek.layers().get(0).driver() instanceof Qcow2Driver q
-                    && !q.bitmapDirectory().entries().isEmpty();
-        } finally {
-            peek.close();
-        }
+    private static Image openImage(ImageSource source, CacheMode cache) {
+        return ChainOpener.standard().open(source.fileName(), source.format(),
+                new OpenOptions(false, false, false).withCache(cache));
     }
 
     /** The format of the opened image. */
@@ -115,25 +113,86 @@ public final class AmendOp implements AutoCloseable {
     }
 
     /**
-     * Amends the image as {@code request} says (qcow2_amend_options).
+     * Amends the image as {@code request} says (qcow2_amend_options); the image stays open until
+     * {@link #close}, which stores its persistent bitmaps.
      *
      * @param force  qemu-img's --force (only LUKS keyslot changes use it; strata refuses those)
      * @param status receives qemu's status callback (offset, total work)
      * @throws StrataException with qemu's message, hint lines included
      */
     public void amend(Qcow2Amender.Request request, boolean force, Qcow2AmendProgress.Status status) {
-        close();
+        image.flush();
+        Qcow2Bitmaps bitmaps = bitmaps();
+        AtomicLong freeClusterIndex = new AtomicLong(bitmaps.freeClusterIndex());
+        bitmaps.shareFreeClusterSearch(freeClusterIndex::get, freeClusterIndex::set);
         Storage file = FileStorage.open(source.fileName(), false);
         try {
-            Qcow2Amender.amend(file, request, cache, status, this::resize);
+            Qcow2Amender.amend(file, request, cache, status, size -> resize(size, freeClusterIndex),
+                    freeClusterIndex);
         } finally {
             file.close();
         }
     }
 
-    private void resize(long newSize) {
-        ImageSource qcow2 = new ImageSource(source.fileName(), "qcow2", source.displayName());
-        ResizeOp.run(qcow2, new ResizeSize(0, newSize), Preallocation.OFF, true, warnings);
+    /** The persistent bitmaps of the open qcow2 image. */
+    private Qcow2Bitmaps bitmaps() {
+        return ((Qcow2Driver) image.layers().get(0).driver()).persistentBitmaps();
+    }
+
+    /**
+     * The size step: the image is opened again (the amend edited the file behind the first
+     * open's writer), takes over the first open's bitmaps and resizes through its writer, whose
+     * allocations continue {@code freeClusterIndex}.
+     */
+    private void resize(long newSize, AtomicLong freeClusterIndex) {
+        Qcow2Bitmaps.Carried carried = bitmaps().carryOver();
+        close();
+        image = openImage(new ImageSource(source.fileName(), "qcow2", source.displayName()), cache);
+        Qcow2Bitmaps bitmaps = bitmaps();
+        bitmaps.takeOver(carried);
+        bitmaps.continueFreeClusterSearchAt(freeClusterIndex.get());
+        try {
+            resizeTop(newSize);
+        } finally {
+            freeClusterIndex.set(bitmaps.freeClusterIndex());
+            bitmaps.shareFreeClusterSearch(freeClusterIndex::get, freeClusterIndex::set);
+        }
+    }
+
+    /**
+     * blk_truncate of the top layer: the writer's resize, then, when the image grows over a
+     * backing file longer than its old size, the new range zeroed inside the driver (no bitmap
+     * marked; the backing bytes a partial cluster keeps are copied, zeros past its end).
+     */
+    private void resizeTop(long newSize) {
+        List<Layer> layers = image.layers();
+        FormatDriver top = layers.get(0).driver();
+        LayerWriter writer = top.writer().orElseThrow();
+        long current = top.virtualSize();
+        writer.resize(newSize, Preallocation.OFF);
+        if (layers.size() > 1 && newSize > current) {
+            Image below = new ImageChain(layers.subList(1, layers.size()));
+            if (below.size() > current) {
+                ((Qcow2Driver) top).persistentBitmaps().untracked(() ->
+                        writer.writeZeroes(current, newSize - current, false, zerosPastEnd(below)));
+            }
+        }
+        writer.flush();
+    }
+
+    /** The backing chain's bytes for copy-on-write; zeros past its end. */
+    private static BackingReader zerosPastEnd(Image below) {
+        return (dst, offset) -> {
+            int inside = (int) Math.max(0, Math.min(dst.remaining(), below.size() - offset));
+            if (inside > 0) {
+                ByteBuffer part = dst.slice(dst.position(), inside);
+                below.read(part, offset);
+                dst.position(dst.position() + inside);
+            }
+            while (dst.hasRemaining()) {
+                dst.put((byte) 0);
+            }
+        };
     }
 
     /** qemu_opts_do_parse against the amend list; on failure, the create list decides the hint. */
@@ -170,7 +229,7 @@ public final class AmendOp implements AutoCloseable {
         return opts.isSet(name) ? new Qcow2Amender.Optional(true, opts.get(name)) : Qcow2Amender.Optional.UNSET;
     }
 
-    /** Closes the image opened by {@link #open} (nothing is written by it). */
+    /** Closes the image opened by {@link #open}, which stores its persistent bitmaps. */
     @Override
     public void close() {
         if (image != null) {
