@@ -219,6 +219,19 @@ class ImageLockingParityTest {
         Tools.run(dir, LIMIT, "qemu-img", "commit", path("top.qcow2")).orFail();
     }
 
+    @Test
+    void stratadRefusesAnImageBeingWrittenAsQemuNbdDoes() {
+        try (LockHolder h = LockHolder.start(dir, dir.resolve("top.qcow2"), with(List.of("qemu-io"), "top.qcow2"))) {
+            Tools.Result qemu = Tools.run(dir, LIMIT, "qemu-nbd", "-r", "-k", path("q.sock"), "top.qcow2");
+            Tools.Result ours = Tools.run(dir, LIMIT, Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+                    "dev.strata.daemon.Stratad", "-r", "-k", path("s.sock"), "top.qcow2");
+            assertEquals(1, qemu.exitCode(), qemu.stderr());
+            assertEquals(qemu.exitCode(), ours.exitCode(), ours.stderr());
+            assertEquals(qemu.stderr().replace("qemu-nbd: ", "stratad: "), ours.stderr());
+        }
+    }
+
     private List<Tools.Result> runQemuVerbs() {
         List<Tools.Result> results = new ArrayList<>();
         for (String verb : QEMU_VERBS) {

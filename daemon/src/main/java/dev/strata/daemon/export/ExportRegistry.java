@@ -38,8 +38,8 @@ public final class ExportRegistry implements Closeable {
      * Opens every export of {@code specs}. On failure the exports opened so far are closed.
      *
      * @param forceShare qemu's {@code -U}
-     * @throws StrataException with a message naming the file, e.g.
-     *         {@code Could not open 'x.qcow2': No such file or directory}
+     * @throws StrataException with qemu-nbd's message naming the file, e.g. {@code Failed to
+     *         blk_new_open 'x.qcow2': Could not open 'x.qcow2': No such file or directory}
      * @throws IllegalArgumentException for duplicate or over-long export names
      */
     public static ExportRegistry open(List<ExportSpec> specs, ChainOpener opener, boolean forceShare) {
@@ -59,7 +59,9 @@ public final class ExportRegistry implements Closeable {
                 try {
                     image = opener.open(spec.file(), spec.format(), options);
                 } catch (StrataException e) {
-                    throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(spec.file(), e), e);
+                    // qemu-nbd's wording for a failed open of its image
+                    throw new StrataException(e.kind(), "Failed to blk_new_open '" + spec.file() + "': "
+                            + e.getMessage(), e);
                 }
                 List<ExportedBitmap> bitmaps;
                 try {
