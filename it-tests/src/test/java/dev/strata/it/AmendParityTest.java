@@ -1,5 +1,6 @@
 package dev.strata.it;
 
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -37,6 +38,8 @@ class AmendParityTest {
     private static final Path WORK = DIR.resolve("work");
     private static final Path QEMU_RESULT = DIR.resolve("qemu");
     private static final Path ORIGINAL = DIR.resolve("original");
+    /** Each image set as the real tools made it for the first case that needed it in this run. */
+    private static final Path MADE = DIR.resolve("made");
 
     static Stream<Arguments> cases() {
         List<Arguments> c = new ArrayList<>();
@@ -274,10 +277,30 @@ class AmendParityTest {
         }
     }
 
-    /** Makes {@code image} (and what it refers to) in the work directory with the real tools. */
+    @BeforeAll
+    static void forgetImagesOfEarlierRuns() throws IOException {
+        deleteTree(MADE);
+    }
+
+    /**
+     * Puts {@code image} (and what it refers to) in the work directory: made with the real tools
+     * the first time in a run, copied from that first making afterwards (the images name their
+     * backing and data files by their work directory paths, which stay the same).
+     */
     private static void makeImages(String image) throws IOException {
         deleteTree(WORK);
+        Path made = MADE.resolve(image);
+        if (Files.isDirectory(made)) {
+            copyTree(made, WORK);
+            return;
+        }
         Files.createDirectories(WORK);
+        makeWithTools(image);
+        copyTree(WORK, made);
+    }
+
+    /** Makes {@code image} (and what it refers to) in the empty work directory with the real tools. */
+    private static void makeWithTools(String image) throws IOException {
         String p = WORK.resolve(image).toString();
         switch (image) {
             case "q.qcow2" -> {

@@ -56,14 +56,12 @@ public final class AmendOp implements AutoCloseable {
 
     private final ImageSource source;
     private final CacheMode cache;
-    private final Consumer<String> warnings;
     private final String formatName;
     private Image image;
 
-    private AmendOp(ImageSource source, CacheMode cache, Consumer<String> warnings, Image image, String formatName) {
+    private AmendOp(ImageSource source, CacheMode cache, Image image, String formatName) {
         this.source = source;
         this.cache = cache;
-        this.warnings = warnings;
         this.image = image;
         this.formatName = formatName;
     }
@@ -86,7 +84,7 @@ public final class AmendOp implements AutoCloseable {
         if (top.probed() && "raw".equals(format)) {
             warnings.accept(RawProbeWarning.text(source.fileName()));
         }
-        return new AmendOp(source, cache, warnings, image, format);
+        return new AmendOp(source, cache, image, format);
     }
 
     private static Image openImage(ImageSource source, CacheMode cache) {
