@@ -30,8 +30,11 @@ public final class StrataImg {
         String name = System.getProperty(PROGRAM_NAME_PROPERTY, "strata-img");
         // "--debug" before the verb is a global option the dispatcher handles; this is the other way.
         boolean debug = System.getenv("STRATA_DEBUG") != null;
-        // Native host queries (SEEK_DATA, st_blocks) bind on a background thread meanwhile.
-        FileStorage.prepareHostQueries();
+        // Native host queries (SEEK_DATA, st_blocks) bind on a background thread meanwhile; not
+        // for --version, --help or a bad command line, which never reach a file (15 ms of CPU).
+        if (args.length > 0 && Verbs.isKnown(args[0])) {
+            FileStorage.prepareHostQueries();
+        }
         // System.out flushes at every newline; map prints one line per extent, so a plain
         // buffered stream saves a write(2) per line. Errors flush it first (CliContext.error).
         PrintStream out = new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16),
