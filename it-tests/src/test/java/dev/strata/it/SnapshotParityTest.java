@@ -7,11 +7,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -305,7 +303,8 @@ class SnapshotParityTest {
         try (Stream<Path> files = Files.list(QEMU_RESULT)) {
             for (Path theirs : files.sorted().toList()) {
                 Path mine = WORK.resolve(theirs.getFileName());
-                assertArrayEquals(withoutDates(theirs), withoutDates(mine), "bytes of " + theirs.getFileName());
+                assertArrayEquals(SnapshotTableDates.withoutDates(theirs), SnapshotTableDates.withoutDates(mine),
+                        "bytes of " + theirs.getFileName());
             }
         }
         sameImage(QEMU_RESULT.resolve(image), WORK.resolve(image), image.endsWith(".raw") ? "raw" : "qcow2");
@@ -371,28 +370,6 @@ class SnapshotParityTest {
             }
         }
         return parts;
-    }
-
-    /** The file's bytes with the date fields of each snapshot table entry zeroed (qcow2 only). */
-    private static byte[] withoutDates(Path file) throws IOException {
-        byte[] b = Files.readAllBytes(file);
-        ByteBuffer h = ByteBuffer.wrap(b);
-        if (b.length < 72 || h.getInt(0) != 0x514649fb) {
-            return b;
-        }
-        long count = h.getInt(60) & 0xffffffffL;
-        long p = h.getLong(64);
-        for (long i = 0; i < count && p >= 0 && p + 40 <= b.length; i++) {
-            p = (p + 7) & ~7L;
-            if (p + 40 > b.length) {
-                break;
-            }
-            int at = (int) p;
-            Arrays.fill(b, at + 16, at + 24, (byte) 0);
-            p += 40 + (h.getInt(at + 36) & 0xffffffffL) + (h.getShort(at + 12) & 0xffff)
-                    + (h.getShort(at + 14) & 0xffff);
-        }
-        return b;
     }
 
     /** Adds {@code delta} to a field of the first snapshot table entry (width 4 or 8 bytes). */

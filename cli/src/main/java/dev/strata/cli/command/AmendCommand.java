@@ -116,7 +116,7 @@ public final class AmendCommand implements Callable<Integer>, OptionHook {
             op = AmendOp.open(image.source(), mode, text -> {
                 ctx.err().print(text);
                 ctx.err().flush();
-            });
+            }, new StderrCheckListener(ctx));
         } catch (StrataException e) {
             ctx.error(e);
             return 1;

@@ -126,7 +126,7 @@ public final class BitmapCommand implements Callable<Integer>, OptionHook {
                     source == null ? null : source.source(), text -> {
                         ctx.err().print(text);
                         ctx.err().flush();
-                    });
+                    }, new StderrCheckListener(ctx));
         } catch (StrataException e) {
             ctx.error(e);
             return 1;

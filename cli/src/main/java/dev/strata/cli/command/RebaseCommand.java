@@ -118,7 +118,7 @@ public final class RebaseCommand implements Callable<Integer>, OptionHook {
                 public void progress(float percent) {
                     meter.print(percent, 100);
                 }
-            });
+            }, new StderrCheckListener(ctx));
         } catch (RebaseOp.BackingChangeFailed e) {
             ctx.error(e);
             meter.print(100f, 0);

@@ -97,7 +97,7 @@ public final class ResizeCommand implements Callable<Integer>, OptionHook, Trail
             ResizeOp.run(image.source(), size, preallocation, shrink, text -> {
                 ctx.err().print(text);
                 ctx.err().flush();
-            });
+            }, new StderrCheckListener(ctx));
         } catch (ShrinkNotAllowed e) {
             ctx.error(e.getMessage());
             ctx.error("warning: " + e.warning());

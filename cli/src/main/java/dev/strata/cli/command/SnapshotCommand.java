@@ -106,7 +106,7 @@ public final class SnapshotCommand implements Callable<Integer>, OptionHook {
                     System.currentTimeMillis() * 1000, text -> {
                         ctx.err().print(text);
                         ctx.err().flush();
-                    });
+                    }, new StderrCheckListener(ctx));
         } catch (SnapshotOp.ActionFailed e) {
             e.reports().forEach(ctx::error);
             ctx.error(failure(e));

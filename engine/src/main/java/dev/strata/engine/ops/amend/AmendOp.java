@@ -39,6 +39,7 @@ import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.ImageChain;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.create.CreateOptions;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.CacheMode;
@@ -69,13 +70,16 @@ public final class AmendOp implements AutoCloseable {
     /**
      * Opens {@code source} read-write with its backing chain, as img_open does for amend.
      *
-     * @param warnings receives text qemu prints on stderr during the open (probed-raw warning)
+     * @param warnings    receives text qemu prints on stderr during the open (probed-raw warning)
+     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
+     *                    image), see {@link OpenOptions#diagnostics()}
      * @throws StrataException with qemu-img's message ("Could not open 'NAME': ...")
      */
-    public static AmendOp open(ImageSource source, CacheMode cache, Consumer<String> warnings) {
+    public static AmendOp open(ImageSource source, CacheMode cache, Consumer<String> warnings,
+                               CheckListener diagnostics) {
         Image image;
         try {
-            image = openImage(source, cache);
+            image = openImage(source, cache, diagnostics);
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
         }
@@ -87,9 +91,9 @@ public final class AmendOp implements AutoCloseable {
         return new AmendOp(source, cache, image, format);
     }
 
-    private static Image openImage(ImageSource source, CacheMode cache) {
+    private static Image openImage(ImageSource source, CacheMode cache, CheckListener diagnostics) {
         return ChainOpener.standard().open(source.fileName(), source.format(),
-                new OpenOptions(false, false, false).withCache(cache));
+                new OpenOptions(false, false, false).withCache(cache).withDiagnostics(diagnostics));
     }
 
     /** The format of the opened image. */
@@ -145,7 +149,9 @@ public final class AmendOp implements AutoCloseable {
     private void resize(long newSize, AtomicLong freeClusterIndex) {
         Qcow2Bitmaps.Carried carried = bitmaps().carryOver();
         close();
-        image = openImage(new ImageSource(source.fileName(), "qcow2", source.displayName()), cache);
+        // qemu truncates the image it has open; what that open printed is not printed again
+        image = openImage(new ImageSource(source.fileName(), "qcow2", source.displayName()), cache,
+                CheckListener.ignoring());
         Qcow2Bitmaps bitmaps = bitmaps();
         bitmaps.takeOver(carried);
         bitmaps.continueFreeClusterSearchAt(freeClusterIndex.get());

@@ -23,6 +23,7 @@ import dev.strata.engine.format.qcow2.Qcow2Driver;
 import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.info.ImageSource;
 
 import java.util.List;
@@ -65,17 +66,19 @@ public final class BitmapOp {
      * @param granularity  -g (as parsed by cvtnum), or null
      * @param mergeSource  -b/-F, or null to merge from the target itself
      * @param warnings     receives text qemu prints on stderr as is (the probed-raw warning)
+     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
+     *                    image), see {@link OpenOptions#diagnostics()}
      * @throws StrataException with qemu-img's whole message
      */
     public static void run(ImageSource target, String bitmap, List<Action> actions, Long granularity,
-                           ImageSource mergeSource, Consumer<String> warnings) {
+                           ImageSource mergeSource, Consumer<String> warnings, CheckListener diagnostics) {
         ChainOpener opener = ChainOpener.standard();
-        Layer top = open(opener, target, false);
+        Layer top = open(opener, target, new OpenOptions(false, false, true).withDiagnostics(diagnostics));
         try {
             if (top.probed() && "raw".equals(top.driver().formatName())) {
                 warnings.accept(RawProbeWarning.text(target.fileName()));
             }
-            Layer source = mergeSource == null ? null : open(opener, mergeSource, true);
+            Layer source = mergeSource == null ? null : open(opener, mergeSource, new OpenOptions(true, false, true));
             try {
                 Qcow2Bitmaps mine = bitmapsOf(top.driver());
                 Qcow2Bitmaps theirs = source == null ? mine : bitmapsOf(source.driver());
@@ -139,9 +142,9 @@ public final class BitmapOp {
         return driver instanceof Qcow2Driver q ? q.persistentBitmaps() : null;
     }
 
-    private static Layer open(ChainOpener opener, ImageSource source, boolean readOnly) {
+    private static Layer open(ChainOpener opener, ImageSource source, OpenOptions options) {
         try {
-            return opener.openLayer(source.fileName(), source.format(), new OpenOptions(readOnly, false, true));
+            return opener.openLayer(source.fileName(), source.format(), options);
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
         }

@@ -37,6 +37,7 @@ import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.ImageChain;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.FileStorage;
@@ -87,17 +88,19 @@ public final class RebaseOp {
     /**
      * Rebases as qemu-img rebase does.
      *
+     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
+     *                    image), see {@link OpenOptions#diagnostics()}
      * @throws BackingChangeFailed when only the final header change failed
      * @throws StrataException     with qemu-img's message otherwise (nothing written)
      */
-    public static void run(Request request, Listener listener) {
+    public static void run(Request request, Listener listener, CheckListener diagnostics) {
         ChainOpener opener = ChainOpener.standard();
         ImageSource source = request.image();
         Layer top;
         Image oldBacking = null;
         try {
             top = opener.openLayer(source.fileName(), source.format(),
-                    new OpenOptions(false, false, true).withCache(request.cache()));
+                    new OpenOptions(false, false, true).withCache(request.cache()).withDiagnostics(diagnostics));
             if (!request.unsafe()) {
                 try {
                     oldBacking = openOldBacking(opener, top);

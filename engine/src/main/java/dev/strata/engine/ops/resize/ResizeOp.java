@@ -29,6 +29,7 @@ import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.LockRequest;
 
@@ -53,17 +54,20 @@ public final class ResizeOp {
      * @param shrink   qemu-img's --shrink
      * @param warnings receives text qemu prints on stderr as is during the open (the probed-raw
      *                 warning, newline-terminated lines)
+     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
+     *                    image), see {@link OpenOptions#diagnostics()}
      * @throws ShrinkNotAllowed when the image would shrink without {@code shrink}
      * @throws StrataException  with qemu-img's message otherwise (open failures with their
      *                          "Could not open 'NAME': " prefix)
      */
     public static Resized run(ImageSource source, ResizeSize size, Preallocation prealloc, boolean shrink,
-                              Consumer<String> warnings) {
+                              Consumer<String> warnings, CheckListener diagnostics) {
         ChainOpener opener = ChainOpener.standard();
         Layer top;
         Image below = null;
         try {
-            top = opener.openLayer(source.fileName(), source.format(), new OpenOptions(false, false, true));
+            top = opener.openLayer(source.fileName(), source.format(),
+                    new OpenOptions(false, false, true).withDiagnostics(diagnostics));
             try {
                 below = openBacking(opener, top);
             } catch (StrataException e) {

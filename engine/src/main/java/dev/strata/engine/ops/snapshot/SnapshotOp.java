@@ -38,6 +38,7 @@ import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.ops.resize.ResizeOp;
 import dev.strata.engine.ops.resize.ResizeSize;
@@ -105,12 +106,15 @@ public final class SnapshotOp {
      * @param forceShare qemu-img's -U
      * @param nowMicros  wall clock in microseconds since the epoch (the new snapshot's date)
      * @param warnings   text qemu prints on stderr as is during the open (probed-raw warning)
+     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
+     *                    image), see {@link OpenOptions#diagnostics()}
      * @return the snapshots for {@link Action#LIST}, else an empty list
      * @throws StrataException with qemu-img's complete message when the image cannot be opened
      *         ("Could not open 'NAME': ..."); {@link ActionFailed} when the action fails
      */
     public static List<SnapshotInfo> run(ImageSource source, Action action, String name, boolean forceShare,
-                                         long nowMicros, Consumer<String> warnings) {
+                                         long nowMicros, Consumer<String> warnings,
+                                         CheckListener diagnostics) {
         boolean readOnly = action == Action.LIST;
         if (forceShare && !readOnly) {
             throw StrataException.invalid("Could not open '" + source.displayName()
@@ -119,7 +123,7 @@ public final class SnapshotOp {
         Image image;
         try {
             image = ChainOpener.standard().open(source.fileName(), source.format(),
-                    new OpenOptions(readOnly, forceShare, false));
+                    new OpenOptions(readOnly, forceShare, false).withDiagnostics(diagnostics));
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
         }
@@ -229,7 +233,7 @@ public final class SnapshotOp {
     private static void resize(ImageSource source, long size, Consumer<String> warnings, List<String> reports) {
         try {
             ResizeOp.run(new ImageSource(source.fileName(), "qcow2", source.displayName()), new ResizeSize(0, size),
-                    Preallocation.OFF, true, warnings);
+                    Preallocation.OFF, true, warnings, CheckListener.ignoring()); // repaired at the first open
         } catch (StrataException e) {
             reports.add(e.getMessage());
             throw e;
