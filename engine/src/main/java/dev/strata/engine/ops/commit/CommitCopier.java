@@ -19,6 +19,13 @@ package dev.strata.engine.ops.commit;
  *  - a base whose clusters are larger than G gets whole clusters copied (mirror_cow_align);
  *  - progress: bytes copied over copied plus still dirty; zero writes count nothing where the
  *    base can write zeroes by unmapping (qcow2 v3, raw), as qemu's write_zeroes_ok.
+ *
+ * The iterations are planned as a sequence of CommitSteps (copies cut to the read buffer). They
+ * run through CommitReadAhead: planning and reading on a helper thread, writing in plan order
+ * on the calling thread, so the base gets the same requests in the same order as a copy one step
+ * at a time. Where a copy is widened to base clusters larger than the chunks, the block status
+ * of a later step can depend on an earlier write, so there the steps run one after another on
+ * the calling thread.
  */
 
 import dev.strata.engine.format.FormatDriver;
@@ -32,11 +39,14 @@ import dev.strata.engine.image.Layer;
 import java.nio.ByteBuffer;
 import java.util.BitSet;
 import java.util.List;
+import java.util.function.Consumer;
 
 /** Copies what the layers above a base allocate into the base, as qemu's commit job does. */
 final class CommitCopier {
-    private static final long MAX_IO_BYTES = 1 << 20;
+    private static final int MAX_IO_BYTES = 1 << 20;
     private static final long BUF_SIZE = 16L << 20;
+    /** Read buffers in flight: enough to keep reading while the base is written. */
+    private static final int READ_AHEAD_BUFFERS = 4;
 
     private final CommitChain chain;
     private final LayerWriter writer;
@@ -48,7 +58,6 @@ final class CommitCopier {
     private final JobRateLimit rate;
     private final CommitListener listener;
     private final BitSet dirty = new BitSet();
-    private final ByteBuffer buf = ByteBuffer.allocateDirect((int) MAX_IO_BYTES);
     private long done;
 
     CommitCopier(CommitChain chain, LayerWriter writer, long rateBytesPerSecond, CommitListener listener) {
@@ -70,15 +79,37 @@ final class CommitCopier {
     /** Runs the copy; the base's writer is flushed by the caller. */
     void run() {
         markDirty();
-        long chunks = chunkCount();
-        long next = dirty.nextSetBit(0);
-        while (next >= 0 && next < chunks) {
-            int first = (int) next;
-            int end = dirty.nextClearBit(first);
-            end = (int) Math.min(end, Math.min(chunks, first + BUF_SIZE / granularity));
-            dirty.clear(first, end);
-            iterate(first * granularity, (long) (end - first));
-            next = dirty.nextSetBit(end);
+        Image view = chain.guestView();
+        if (baseCluster > granularity) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(MAX_IO_BYTES);
+            plan(step -> {
+                if (step.kind() == CommitStep.Kind.COPY) {
+                    buf.clear().limit((int) step.length());
+                    view.read(buf, step.offset());
+                    buf.flip();
+                }
+                execute(step, buf);
+            });
+            return;
+        }
+        try (CommitReadAhead ahead = new CommitReadAhead(this::plan, view::read, READ_AHEAD_BUFFERS, MAX_IO_BYTES)) {
+            for (CommitReadAhead.Ready r = ahead.next(); r != null; r = ahead.next()) {
+                execute(r.step(), r.data());
+                ahead.release(r);
+            }
+        }
+    }
+
+    /** Does one step to the base; {@code data} holds a COPY step's bytes. */
+    private void execute(CommitStep step, ByteBuffer data) {
+        switch (step.kind()) {
+            case COPY -> writer.write(data, step.offset(), chain.underBase());
+            case ZERO -> writer.writeZeroes(step.offset(), step.length(), true, chain.underBase());
+            case DISCARD -> writer.discard(step.offset(), step.length());
+        }
+        if (step.reports()) {
+            listener.progress(step.progress());
+            rate.processed(step.counted());
         }
     }
 
@@ -120,8 +151,22 @@ final class CommitCopier {
         return new long[] {0, len};
     }
 
+    /** The mirror iterations over the dirty chunks, as steps handed to {@code out} in order. */
+    private void plan(Consumer<CommitStep> out) {
+        long chunks = chunkCount();
+        long next = dirty.nextSetBit(0);
+        while (next >= 0 && next < chunks) {
+            int first = (int) next;
+            int end = dirty.nextClearBit(first);
+            end = (int) Math.min(end, Math.min(chunks, first + BUF_SIZE / granularity));
+            dirty.clear(first, end);
+            iterate(first * granularity, (long) (end - first), out);
+            next = dirty.nextSetBit(end);
+        }
+    }
+
     /** One mirror_iteration over {@code nbChunks} dirty chunks from {@code offset}. */
-    private void iterate(long offset, long nbChunks) {
+    private void iterate(long offset, long nbChunks, Consumer<CommitStep> out) {
         Image view = chain.guestView();
         long remainingChunks = nbChunks;
         long pos = offset;
@@ -139,27 +184,27 @@ final class CommitCopier {
                 copy = false;
             }
             io = Math.min(io, length - pos);
-            long counted;
-            if (copy) {
-                copyRange(pos, io);
-                counted = io;
-            } else if (st.zero()) {
-                writer.writeZeroes(pos, io, true, chain.underBase());
-                counted = zeroesUncounted ? 0 : io;
-            } else {
-                writer.discard(pos, io);
-                counted = zeroesUncounted ? 0 : io;
-            }
+            long counted = copy || !zeroesUncounted ? io : 0;
             done += counted;
             remainingChunks -= (io + granularity - 1) / granularity;
+            long still = (remainingChunks + dirty.cardinality()) * granularity;
+            float total = done + still;
+            float progress = total == 0 ? 0f : done / total * 100f;
+            if (copy) {
+                copySteps(pos, io, progress, counted, out);
+            } else {
+                CommitStep.Kind kind = st.zero() ? CommitStep.Kind.ZERO : CommitStep.Kind.DISCARD;
+                out.accept(new CommitStep(kind, pos, io, true, progress, counted));
+            }
             pos += io;
-            reportProgress(remainingChunks);
-            rate.processed(counted);
         }
     }
 
-    /** Reads the guest view and writes it into the base, widened to the base's clusters when they exceed G. */
-    private void copyRange(long pos, long io) {
+    /**
+     * The copy of {@code [pos, pos + io)}, widened to the base's clusters when they exceed G
+     * (mirror_cow_align), cut into read-buffer pieces; the last piece reports.
+     */
+    private void copySteps(long pos, long io, float progress, long counted, Consumer<CommitStep> out) {
         long from = pos;
         long to = pos + io;
         if (baseCluster > granularity) {
@@ -167,18 +212,10 @@ final class CommitCopier {
             to = Math.min(length, (to + baseCluster - 1) / baseCluster * baseCluster);
         }
         for (long at = from; at < to; ) {
-            int n = (int) Math.min(to - at, buf.capacity());
-            buf.clear().limit(n);
-            chain.guestView().read(buf, at);
-            buf.flip();
-            writer.write(buf, at, chain.underBase());
+            long n = Math.min(to - at, MAX_IO_BYTES);
+            boolean last = at + n == to;
+            out.accept(new CommitStep(CommitStep.Kind.COPY, at, n, last, progress, counted));
             at += n;
         }
-    }
-
-    private void reportProgress(long remainingChunks) {
-        long still = (remainingChunks + dirty.cardinality()) * granularity;
-        float total = done + still;
-        listener.progress(total == 0 ? 0f : done / total * 100f);
     }
 }

@@ -1,0 +1,214 @@
+package dev.strata.engine.ops.commit;
+
+/*
+ * Design note: the commit copy as a two-stage pipeline, so reading the guest view and writing
+ * the base overlap as they do in qemu's mirror job (up to 16 operations in flight).
+ *
+ *  - one helper thread runs the planner (the mirror iterations with their block status
+ *    queries) and reads the data of every COPY step into a buffer of a small pool (direct
+ *    buffers, allocated as first needed); it waits while every buffer is in use;
+ *  - the calling thread takes the steps in plan order (next), writes them into the base and
+ *    gives the buffer back (release). Writes therefore reach the base in exactly the order a
+ *    one-step-at-a-time copy would make them, and allocate the same host clusters; progress and
+ *    the speed limit stay on the calling thread;
+ *  - a failure of the planner or of a read is handed to the calling thread after the steps
+ *    planned before it, at the point where a sequential copy would have failed;
+ *  - close() stops the helper (a flag, never Thread.interrupt: an interrupt closes the
+ *    FileChannel a read is blocked in) and waits for it, so no read runs after the copy.
+ *
+ * The planner runs ahead of the writes: it may ask block status of, and read, a range while
+ * earlier ranges are being written into the base. The copy never writes a byte that the guest
+ * view does not already show there, and the ranges of different steps are disjoint whole base
+ * clusters (the caller runs sequentially where a copy is widened to base clusters larger than
+ * its chunks), so what the planner sees does not depend on how far the writes have got.
+ */
+
+import dev.strata.engine.StrataException;
+
+import java.io.Closeable;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/** Plans and reads a commit copy on a helper thread while the caller writes it. */
+final class CommitReadAhead implements Closeable {
+
+    /** Produces the steps of the copy in order. */
+    @FunctionalInterface
+    interface Planner {
+        /** Hands every step, in order, to {@code out}; returns when the plan is complete. */
+        void plan(Consumer<CommitStep> out);
+    }
+
+    /** Reads {@code dst.remaining()} bytes of the guest view at {@code offset} into {@code dst}. */
+    @FunctionalInterface
+    interface Reader {
+        void read(ByteBuffer dst, long offset);
+    }
+
+    /** A planned step and, for a COPY, the buffer holding its data (position 0, limit = length). */
+    record Ready(CommitStep step, ByteBuffer data) {
+    }
+
+    /** Thrown inside the helper when close() stops it. */
+    private static final class Stopped extends RuntimeException {
+        Stopped() {
+            super(null, null, false, false);
+        }
+    }
+
+    private final Reader reader;
+    private final int maxBuffers;
+    private final int bufferSize;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
+    private final ArrayDeque<Ready> ready = new ArrayDeque<>();
+    private final Thread helper;
+    private int allocated;
+    private boolean planned;
+    private boolean stopped;
+    private Throwable failure;
+
+    /**
+     * Starts planning and reading on a helper thread.
+     *
+     * @param planner    the steps; COPY steps at most {@code bufferSize} long
+     * @param reader     reads a COPY step's data
+     * @param maxBuffers how many COPY steps may be read and not yet released
+     * @param bufferSize bytes per buffer
+     */
+    CommitReadAhead(Planner planner, Reader reader, int maxBuffers, int bufferSize) {
+        this.reader = reader;
+        this.maxBuffers = maxBuffers;
+        this.bufferSize = bufferSize;
+        this.helper = new Thread(() -> runPlanner(planner), "strata-commit-read-ahead");
+        helper.setDaemon(true);
+        helper.start();
+    }
+
+    private void runPlanner(Planner planner) {
+        Throwable failed = null;
+        try {
+            planner.plan(this::fill);
+        } catch (Stopped e) {
+            return;
+        } catch (RuntimeException | Error e) {
+            failed = e;
+        }
+        lock.lock();
+        try {
+            planned = true;
+            failure = failed;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Helper thread: reads a COPY step's data into a free buffer and queues the step. */
+    private void fill(CommitStep step) {
+        ByteBuffer data = null;
+        if (step.kind() == CommitStep.Kind.COPY) {
+            data = takeBuffer();
+            data.clear().limit((int) step.length());
+            reader.read(data, step.offset());
+            data.flip();
+        }
+        lock.lock();
+        try {
+            if (stopped) {
+                throw new Stopped();
+            }
+            ready.add(new Ready(step, data));
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private ByteBuffer takeBuffer() {
+        lock.lock();
+        try {
+            while (!stopped && free.isEmpty() && allocated == maxBuffers) {
+                changed.awaitUninterruptibly();
+            }
+            if (stopped) {
+                throw new Stopped();
+            }
+            if (!free.isEmpty()) {
+                return free.poll();
+            }
+            allocated++;
+        } finally {
+            lock.unlock();
+        }
+        return ByteBuffer.allocateDirect(bufferSize);
+    }
+
+    /**
+     * The next step in plan order, waiting for it; null once every step was returned.
+     *
+     * @throws StrataException (or any other failure) the planner or a read failed with, after
+     *                         every step planned before the failure was returned
+     */
+    Ready next() {
+        lock.lock();
+        try {
+            while (ready.isEmpty() && !planned) {
+                changed.awaitUninterruptibly();
+            }
+            if (!ready.isEmpty()) {
+                return ready.poll();
+            }
+            if (failure instanceof RuntimeException e) {
+                throw e;
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
+            return null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gives back the buffer of a step returned by {@link #next} once its data was written. */
+    void release(Ready done) {
+        if (done.data() == null) {
+            return;
+        }
+        lock.lock();
+        try {
+            free.add(done.data());
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops the helper (if still planning) and waits until it has ended. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            stopped = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        boolean interrupted = false;
+        while (helper.isAlive()) {
+            try {
+                helper.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
