@@ -83,6 +83,17 @@ final class MetadataOverlap {
      * @param ignoreActiveL2 true for a write into an active L2 table (qemu's ign bit)
      */
     Kind overlap(long offset, long length, boolean ignoreActiveL2) {
+        return overlap(offset, length, ignoreActiveL2 ? Kind.ACTIVE_L2 : null);
+    }
+
+    /**
+     * The metadata that writing {@code [offset, offset + length)} overlaps, leaving out one kind
+     * (qemu's ign bit: a refcount block written back from its cache is not checked against the
+     * refcount blocks), or null.
+     *
+     * @param ignored the kind left out, or null for none
+     */
+    Kind overlap(long offset, long length, Kind ignored) {
         if (length == 0) {
             return null;
         }
@@ -91,7 +102,7 @@ final class MetadataOverlap {
         long end = saturatedAdd(saturatedAdd(offset, length), clusterSize - 1);
         end = end == -1L ? end : end & -clusterSize;
         for (Range r : ranges) {
-            if (ignoreActiveL2 && r.kind() == Kind.ACTIVE_L2) {
+            if (r.kind() == ignored) {
                 continue;
             }
             long rEnd = saturatedAdd(r.offset(), r.length());

@@ -2,18 +2,17 @@ package dev.strata.engine.format.qcow2.check;
 
 /*
  * Design note: the qcow2 consistency check without repair, step for step what qemu's
- * qcow2_co_check_locked does: read the snapshot table the tolerant check-mode way (a broken table
- * stops the check with an internal error), recount every reference to every host cluster
- * (ReferenceCounter), compare with the stored refcounts, check OFLAG_COPIED
- * (RefcountComparison), and add up the counters. Messages go to the CheckListener as they are
- * found, in qemu's order and wording.
+ * qcow2_co_check_locked does: read the snapshot table the tolerant check-mode way
+ * (SnapshotTableCheck; a broken table stops the check with an internal error), recount every
+ * reference to every host cluster (ReferenceCounter), compare with the stored refcounts, check
+ * OFLAG_COPIED (RefcountComparison), and add up the counters. Messages go to the CheckListener
+ * as they are found, in qemu's order and wording.
  *
  * Memory is bounded by the real file: the recount table covers the file's clusters (plus the
  * one a reference just past EOF may add) and is allocated sparsely; every table qemu would read
  * whole was bounded by header validation, and parts past EOF are never read.
  */
 
-import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.qcow2.Qcow2Header;
 import dev.strata.engine.format.qcow2.Qcow2L1Table;
@@ -24,11 +23,6 @@ import dev.strata.engine.storage.Storage;
 
 /** Checks one qcow2 image file (the metadata file; an external data file is not read). */
 public final class Qcow2Checker {
-    /** qemu's QCOW_MAX_SNAPSHOTS. */
-    private static final long MAX_SNAPSHOTS = Qcow2Header.MAX_SNAPSHOTS;
-    /** Extra data every v3 snapshot entry must have (64-bit VM state size and disk size). */
-    private static final int V3_MIN_EXTRA_DATA = 16;
-
     private final Storage file;
     private final CheckListener out;
     private final CheckTally tally = new CheckTally();
@@ -58,55 +52,9 @@ public final class Qcow2Checker {
     }
 
     private void run(Qcow2Header header) throws CheckAbort {
-        Qcow2SnapshotTable snapshots = readSnapshotTable(header);
-        checkRefcounts(header, snapshots);
-    }
-
-    /** qemu's qcow2_check_read_snapshot_table (without repair). */
-    private Qcow2SnapshotTable readSnapshotTable(Qcow2Header header) throws CheckAbort {
-        long count = header.nbSnapshots();
-        long offset = header.snapshotsOffset();
-        String invalid = validateTable(header.clusterSize(), offset, count);
-        if (invalid != null) {
-            tally.checkErrors++;
-            out.error("ERROR " + invalid);
-            if (count > MAX_SNAPSHOTS) {
-                out.line("You can force-remove all " + (count - MAX_SNAPSHOTS)
-                        + " overhanging snapshots with qemu-img check -r all");
-            }
-            throw count > MAX_SNAPSHOTS ? CheckAbort.tooLarge() : CheckAbort.invalid();
-        }
-        Qcow2SnapshotTable table;
-        try {
-            table = Qcow2SnapshotTable.parse(file, offset, count);
-        } catch (StrataException e) {
-            tally.checkErrors++;
-            // The message carries qemu's hint line ("You can force-remove ...") after a newline,
-            // exactly as error_reportf_err prints message and hint.
-            out.error("ERROR failed to read the snapshot table: " + e.getMessage());
-            throw e.kind() == ErrorKind.EFBIG ? CheckAbort.tooLarge() : CheckAbort.invalid();
-        }
-        if (header.version() >= 3) {
-            for (int i = 0; i < table.entries().size(); i++) {
-                if (table.entries().get(i).extraDataSize() < V3_MIN_EXTRA_DATA) {
-                    tally.corruptions++;
-                    out.line("ERROR snapshot table entry " + i + " is incomplete");
-                }
-            }
-        }
-        return table;
-    }
-
-    /** qemu's qcow2_validate_table for the snapshot table in check mode; null when valid. */
-    private static String validateTable(int clusterSize, long offset, long entries) {
-        if (entries > MAX_SNAPSHOTS) {
-            return "snapshot table too large";
-        }
-        long bytes = entries * Qcow2Header.SNAPSHOT_HEADER_SIZE;
-        if (Long.compareUnsigned(Long.MAX_VALUE - bytes, offset) < 0 || (offset & (clusterSize - 1)) != 0) {
-            return "snapshot table offset invalid";
-        }
-        return null;
+        SnapshotTableCheck snapshots = SnapshotTableCheck.read(file, header, false, false, out);
+        checkRefcounts(header, snapshots.table());
+        tally.corruptions += snapshots.corruptions(); // qemu adds its snapshot_res after the refcount check's
     }
 
     /** qemu's qcow2_check_refcounts (without repair). */

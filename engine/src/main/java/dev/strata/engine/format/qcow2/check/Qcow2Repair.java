@@ -25,15 +25,21 @@ package dev.strata.engine.format.qcow2.check;
  * check fails. Like qemu-img, which closes the image after the check (qcow2_inactivate), check
  * -r clears the dirty bit at the end unless the image was marked corrupt.
  *
+ * The snapshot table is read first as qemu's qcow2_check_read_snapshot_table reads it
+ * (SnapshotTableCheck: with -r all, entries past 65536 or past a too-big table are dropped from
+ * the header's count at once, extra data over 1024 bytes is cut); its own counters are added to
+ * the refcount check's at the end. With -r all, when reading it counted corruptions, the table is
+ * written again after the OFLAG_COPIED pass (SnapshotTableRewrite, qcow2_check_fix_snapshot_table).
+ *
  * A dry run of the counting (no writes, output kept back) comes first, so that what strata cannot
- * do as qemu does is refused before anything is printed or written: a damaged snapshot table
- * (qemu repairs it in qcow2_check_read_snapshot_table) and growing the file past 1 TiB for a
- * refcount block pointer. The check then ends as aborted (ENOTSUP): "repairing ... is not
- * supported by strata-img; the image was not changed".
+ * do as qemu does is refused before anything is printed or written: growing the file past 1 TiB
+ * for a refcount block pointer, refcount writes qemu's overlap check would stop when its cache
+ * writes them back, and a snapshot table rewrite for which qemu would make a new refcount block
+ * (RepairWriteForecast). The check then ends as aborted (ENOTSUP):
+ * "repairing ... is not supported by strata-img; the image was not changed".
  */
 
 import dev.strata.engine.ErrorKind;
-import dev.strata.engine.StrataException;
 import dev.strata.engine.format.qcow2.Qcow2FeatureBits;
 import dev.strata.engine.format.qcow2.Qcow2Header;
 import dev.strata.engine.format.qcow2.Qcow2L1Table;
@@ -43,13 +49,12 @@ import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /** Checks and repairs one qcow2 image file opened read-write. */
 public final class Qcow2Repair {
     /** Offset of incompatible_features in a v3 header. */
     private static final int INCOMPATIBLE_FEATURES_FIELD = 72;
-    /** Extra data every v3 snapshot entry must have. */
-    private static final int V3_MIN_EXTRA_DATA = 16;
     /** How far strata lets a repair grow the file (qemu has no limit but the file system's). */
     private static final long MAX_GROWN_FILE = 1L << 40;
 
@@ -60,6 +65,8 @@ public final class Qcow2Repair {
     private final RepairTally tally = new RepairTally();
     /** Whether a fatal corruption event was signalled (qemu then suppresses later ones). */
     private boolean corruptionSignaled;
+    /** The refcount blocks whose write-back qemu's overlap check stops (foreseen by the dry run). */
+    private List<RepairWriteForecast.StoppedBlock> stoppedBlocks = List.of();
 
     private Qcow2Repair(Storage file, Qcow2Header header, RepairMode mode, CheckListener out) {
         this.file = file;
@@ -97,16 +104,14 @@ public final class Qcow2Repair {
     private static CheckOutcome repair(Storage file, RepairMode mode, CheckListener out, boolean close) {
         Qcow2Header header = Qcow2Header.parse(file, true);
         Qcow2Repair r = new Qcow2Repair(file, header, mode, out);
-        Qcow2SnapshotTable snapshots;
         try {
-            snapshots = r.readSnapshotTable();
-            r.refuseWhatStrataCannotRepair(snapshots);
+            r.refuseWhatStrataCannotRepair();
         } catch (CheckAbort e) {
             return new CheckOutcome.Aborted(e.kind, e.reason); // nothing written
         }
         CheckOutcome outcome;
         try {
-            r.run(snapshots);
+            r.run(SnapshotTableCheck.read(file, header, mode == RepairMode.ALL, true, out));
             outcome = new CheckOutcome.Completed(r.tally.toReport());
         } catch (CheckAbort e) {
             outcome = new CheckOutcome.Aborted(e.kind, e.reason);
@@ -119,7 +124,10 @@ public final class Qcow2Repair {
     }
 
     /** The repair's own pass, writing as qemu writes. */
-    private void run(Qcow2SnapshotTable snapshots) throws CheckAbort {
+    private void run(SnapshotTableCheck snapshotCheck) throws CheckAbort {
+        Qcow2SnapshotTable snapshots = snapshotCheck.table();
+        List<SnapshotTableRewrite.UnwrittenBlock> unwritten =
+                SnapshotTableRewrite.UnwrittenBlock.capture(file, stoppedBlocks, header.clusterSize());
         long fileLength = file.size();
         long clusterSize = header.clusterSize();
         tally.check.totalClusters = (header.virtualSize() + clusterSize - 1) / clusterSize;
@@ -156,6 +164,12 @@ public final class Qcow2Repair {
                 || (tally.check.checkErrors == 0 && tally.check.corruptions == 0 && tally.check.leaks == 0);
         new CopiedFlagRepair(file, now, file.size(), storedRefcounts(now), tally, out).run(repairFlags);
         tally.check.imageEndOffset = (highest + 1) * clusterSize;
+        if (mode == RepairMode.ALL && snapshotCheck.corruptions() > 0) {
+            new SnapshotTableRewrite(file, snapshotCheck, this::signalCorruption, out, unwritten).run();
+        }
+        tally.check.corruptions += snapshotCheck.corruptions(); // qemu adds its snapshot_res last
+        tally.check.checkErrors += snapshotCheck.checkErrors();
+        tally.corruptionsFixed += snapshotCheck.corruptionsFixed();
         if (tally.check.checkErrors == 0 && tally.check.corruptions == 0) {
             clearHeaderBits(Qcow2FeatureBits.INCOMPAT_DIRTY | Qcow2FeatureBits.INCOMPAT_CORRUPT);
         }
@@ -225,13 +239,20 @@ public final class Qcow2Repair {
      * The dry run: the same counting without writing or printing, to refuse (before anything
      * happens) what strata cannot repair the way qemu does.
      */
-    private void refuseWhatStrataCannotRepair(Qcow2SnapshotTable snapshots) throws CheckAbort {
+    private void refuseWhatStrataCannotRepair() throws CheckAbort {
         long fileLength = file.size();
         if ((fileLength + header.clusterSize() - 1) / header.clusterSize() > Integer.MAX_VALUE) {
             throw notSupported("an image file this large");
         }
         CheckTally dry = new CheckTally();
         CheckListener silent = CheckListener.ignoring();
+        SnapshotTableCheck snapshotCheck;
+        try {
+            snapshotCheck = SnapshotTableCheck.read(file, header, mode == RepairMode.ALL, false, silent);
+        } catch (CheckAbort e) {
+            return; // the real run stops at the same place, printing what qemu prints
+        }
+        Qcow2SnapshotTable snapshots = snapshotCheck.table();
         StoredRefcounts stored = storedRefcounts(header);
         ComputedRefcounts refs = newRefcounts(fileLength);
         DryRepairs repairs = new DryRepairs();
@@ -247,24 +268,12 @@ public final class Qcow2Repair {
         if (repairs.grownTo > MAX_GROWN_FILE) {
             throw notSupported("a refcount block pointer this far past the end of the file");
         }
-    }
-
-    /** The snapshot table, which must be intact (its repair is not implemented). */
-    private Qcow2SnapshotTable readSnapshotTable() throws CheckAbort {
-        Qcow2SnapshotTable table;
-        try {
-            table = Qcow2SnapshotTable.parse(file, header.snapshotsOffset(), header.nbSnapshots());
-        } catch (StrataException e) {
-            throw notSupported("a damaged snapshot table");
+        RepairWriteForecast.Outcome forecast = new RepairWriteForecast(file, header, mode, stored)
+                .forecast(snapshotCheck, refs, counter.fileLength(), counter.needsRebuild());
+        if (forecast.refusal() != null) {
+            throw notSupported(forecast.refusal());
         }
-        if (header.version() >= 3) {
-            for (Qcow2SnapshotTable.Entry e : table.entries()) {
-                if (e.extraDataSize() < V3_MIN_EXTRA_DATA) {
-                    throw notSupported("incomplete snapshot table entries");
-                }
-            }
-        }
-        return table;
+        stoppedBlocks = forecast.stopped();
     }
 
     private StoredRefcounts storedRefcounts(Qcow2Header h) {
