@@ -15,7 +15,8 @@ package dev.strata.engine.format.qcow2.check;
  *  - qemu makes a new refcount block where the snapshot table rewrite (SnapshotTableRewrite)
  *    needs one, for the clusters the new table goes to or for the old table's clusters it frees
  *    (update_refcount makes a block even to lower a refcount, up to the first cluster already
- *    free, where that step fails). strata does not: the repair is refused.
+ *    free, where that step fails). strata follows only the simplest of these, the one empty
+ *    block made for the old table (OldSnapshotTableFree); the others are refused.
  *
  * The refcounts the repair leaves are foreseen from the dry run's recount:
  *  - without a rebuild, every cluster of the recount holds its recounted value (leaks, and with
@@ -141,19 +142,27 @@ final class RepairWriteForecast {
             return true;
         }
         addBlocks(written, first, n);
+        int clusterBits = header.clusterBits();
         long[] l1 = Qcow2L1Table.parse(file, header.l1TableOffset(), header.l1Size()).stored();
+        MetadataOverlap overlap = new MetadataOverlap(header, l1, snapshots.table(), stored);
         long size = SnapshotTableRewrite.newTableSize(snapshots.snapshots());
-        if (new MetadataOverlap(header, l1, snapshots.table(), stored).overlap(first << header.clusterBits(), size,
-                (MetadataOverlap.Kind) null) != null) {
+        if (overlap.overlap(first << clusterBits, size, (MetadataOverlap.Kind) null) != null) {
             return false; // qemu stops at the overlap, before it frees the old table
         }
-        long oldFirst = snapshots.offset() >>> header.clusterBits();
-        long stop = SnapshotTableRewrite.freeWalk(c -> c >= first && c < first + n || repaired.inUse(c), blocks,
-                blockBits, oldFirst, oldTableClusters(snapshots));
-        if (stop < 0) {
-            return true;
+        long oldFirst = snapshots.offset() >>> clusterBits;
+        SnapshotTableRewrite.ClusterUse afterAllocation = c -> c >= first && c < first + n || repaired.inUse(c);
+        OldSnapshotTableFree.Stop stop = OldSnapshotTableFree.walk(afterAllocation, blocks, blockBits, oldFirst,
+                oldTableClusters(snapshots));
+        addBlocks(written, oldFirst, stop.cluster() - oldFirst);
+        if (stop.needsBlock()) {
+            long block = OldSnapshotTableFree.newBlockCluster(afterAllocation, blocks, blockBits,
+                    stored.tableEntries(), first + n, stop.cluster());
+            if (block < 0 || overlap.overlap(block << clusterBits, 1L << clusterBits,
+                    MetadataOverlap.Kind.REFCOUNT_BLOCK) != null) {
+                return true;
+            }
+            addBlocks(written, block, 1);
         }
-        addBlocks(written, oldFirst, stop - oldFirst);
         return false;
     }
 
@@ -218,8 +227,8 @@ final class RepairWriteForecast {
         long first = SnapshotTableRewrite.firstFree(planned, n);
         SnapshotTableRewrite.BlockCoverage blocks = b -> b < reftable.length && reftable[(int) b] != 0;
         return SnapshotTableRewrite.needsNewRefcountBlock(blocks, stored.blockBits(), 0, first + n)
-                || SnapshotTableRewrite.freeWalk(planned, blocks, stored.blockBits(),
-                        snapshots.offset() >>> header.clusterBits(), oldTableClusters(snapshots)) < 0;
+                || OldSnapshotTableFree.walk(planned, blocks, stored.blockBits(),
+                        snapshots.offset() >>> header.clusterBits(), oldTableClusters(snapshots)).needsBlock();
     }
 
     /** Clusters of the new table (its size is within qemu's limit). */

@@ -19,16 +19,14 @@ package dev.strata.engine.format.qcow2.check;
  *     never writes that refcount change, so only the punch reaches the file;
  *  4. each entry is written (the alignment gaps between entries are not), flushed, then the
  *     header's count and offset in one synchronous write;
- *  5. the old table's clusters lose a reference (punched when free, QCOW2_DISCARD_SNAPSHOT); a
- *     cluster already free makes qemu undo that whole step ("qcow2_free_clusters failed:
- *     Invalid argument") and go on.
+ *  5. the old table's clusters lose a reference (OldSnapshotTableFree, with qemu's failures).
  * A failure is a check error: "ERROR failed to update snapshot table: REASON", and the check
  * stops with that errno.
  *
  * Refcounts change through the write path's update_refcount (Qcow2RefcountEditor). That needs
- * the clusters to be covered by refcount blocks already: qemu would make a new refcount block
+ * the new table's clusters to be covered by refcount blocks already: qemu would make new blocks
  * otherwise, which strata does not do here. The dry run refuses those images beforehand
- * (needsNewRefcountBlock), so the real run never meets one.
+ * (RepairWriteForecast), so the real run never meets one.
  */
 
 import dev.strata.engine.ErrorKind;
@@ -147,7 +145,8 @@ final class SnapshotTableRewrite {
             throw failed(CheckAbort.io());
         }
         long[] l1 = Qcow2L1Table.parse(file, header.l1TableOffset(), header.l1Size()).stored();
-        MetadataOverlap.Kind kind = new MetadataOverlap(header, l1, table.table(), stored).overlap(offset, size, false);
+        MetadataOverlap overlap = new MetadataOverlap(header, l1, table.table(), stored);
+        MetadataOverlap.Kind kind = overlap.overlap(offset, size, false);
         if (kind != null) {
             signalCorruption.accept("Preventing invalid write on metadata (overlaps with " + kind.qemuName + ")");
             // qemu frees the clusters with discard; the refcount change itself never reaches the file
@@ -159,7 +158,7 @@ final class SnapshotTableRewrite {
         file.write(ByteBuffer.allocate(12).putInt(0, table.snapshots().size()).putLong(4, offset),
                 SnapshotTableCheck.HEADER_NB_SNAPSHOTS);
         file.flush();
-        freeOldTable(header, refcounts);
+        OldSnapshotTableFree.run(file, header, refcounts, table.offset(), table.size(), first + n, overlap, out);
         table.rewritten();
     }
 
@@ -177,27 +176,6 @@ final class SnapshotTableRewrite {
             }
         }
         return false;
-    }
-
-    /**
-     * qemu's update_refcount lowering the refcounts of {@code [first, first + n)} in order: where
-     * it stops.
-     *
-     * @return the first cluster that is free already (the step fails there and is undone),
-     *         {@code first + n} when every cluster can lose a reference, or -1 when a cluster
-     *         before that has no refcount block (qemu would make one)
-     */
-    static long freeWalk(ClusterUse use, BlockCoverage coverage, int blockBits, long first, long n)
-            throws CheckAbort {
-        for (long c = first; c < first + n; c++) {
-            if (!coverage.covers(c >>> blockBits)) {
-                return -1;
-            }
-            if (!use.inUse(c)) {
-                return c;
-            }
-        }
-        return first + n;
     }
 
     /**
@@ -277,31 +255,8 @@ final class SnapshotTableRewrite {
         }
     }
 
-    /**
-     * qcow2_free_clusters of the old table: every cluster loses a reference, or (when one of them
-     * is free already) nothing changes and qemu's message is printed.
-     */
-    private void freeOldTable(Qcow2Header header, Qcow2RefcountEditor refcounts) throws CheckAbort {
-        int clusterBits = header.clusterBits();
-        long n = clustersTouched(table.offset(), table.size(), clusterBits);
-        long first = table.offset() >>> clusterBits;
-        StoredRefcounts now = storedRefcounts(header);
-        long stop = freeWalk(c -> storedInUse(now, c), b -> covers(now, b), now.blockBits(), first, n);
-        if (stop < 0) {
-            throw unforeseen();
-        }
-        if (stop < first + n) {
-            out.line("qcow2_free_clusters failed: Invalid argument");
-            return;
-        }
-        for (long c = first; c < first + n; c++) {
-            refcounts.add(c, -1);
-        }
-        file.flush();
-    }
-
     /** A refcount block qemu would make: the dry run refuses these, so its forecast was wrong. */
-    private static CheckAbort unforeseen() {
+    static CheckAbort unforeseen() {
         return new CheckAbort(ErrorKind.ENOTSUP, "repairing a snapshot table whose rewrite needs a new refcount"
                 + " block is not supported by strata-img");
     }
