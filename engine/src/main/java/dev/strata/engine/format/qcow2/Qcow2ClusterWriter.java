@@ -59,12 +59,13 @@ final class Qcow2ClusterWriter {
     void write(ByteBuffer src, long guestOffset, BackingReader below) {
         long end = guestOffset + src.remaining();
         long pos = guestOffset;
+        long[] chunkEnd = {-1}; // where the request's host-contiguous chunk would go on
         while (pos < end) {
             long regionEnd = Math.min(end, sliceGuestEnd(pos));
             ByteBuffer part = src.duplicate();
             part.position(src.position() + (int) (pos - guestOffset));
             part.limit(part.position() + (int) (regionEnd - pos));
-            writeRegion(part, pos, regionEnd, below);
+            writeRegion(part, pos, regionEnd, below, chunkEnd);
             pos = regionEnd;
         }
     }
@@ -75,7 +76,7 @@ final class Qcow2ClusterWriter {
         return (pos / sliceSpan + 1) * sliceSpan;
     }
 
-    private void writeRegion(ByteBuffer src, long pos, long regionEnd, BackingReader below) {
+    private void writeRegion(ByteBuffer src, long pos, long regionEnd, BackingReader below, long[] chunkEnd) {
         long l2Offset = writableL2(pos >>> (s.clusterBits + s.l2Bits));
         long l2Index = (pos >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
         long sliceOffset = s.sliceOffset(l2Offset, l2Index);
@@ -97,7 +98,7 @@ final class Qcow2ClusterWriter {
                 host[k] = s.externalData ? (firstCluster + k) << s.clusterBits : oldEntry[k] & Qcow2L2Entry.OFFSET_MASK;
             }
         }
-        boolean allocated = allocateRuns(host, inPlace, firstCluster);
+        boolean allocated = allocateRuns(host, inPlace, chunkEnd);
         boolean[] zeroed = zeroNewClusters(host, inPlace, oldEntry, oldBitmap, pos, regionEnd, firstCluster);
         // copy-on-write fills and the guest bytes
         for (int k = 0; k < n; k++) {
@@ -154,12 +155,25 @@ final class Qcow2ClusterWriter {
         return (entry & Qcow2L2Entry.OFFSET_MASK) != 0;
     }
 
-    /** Gives every cluster that is not written in place a host cluster; contiguous per run. */
-    private boolean allocateRuns(long[] host, boolean[] inPlace, long firstCluster) {
+    /**
+     * Gives every cluster that is not written in place a host cluster, as qemu's
+     * qcow2_alloc_host_offset gathers a request into host-contiguous chunks: a run of new
+     * clusters that continues a chunk (one whose host clusters end at {@code chunkEnd[0]}, in
+     * this request) first takes the free clusters found exactly there
+     * (qcow2_alloc_clusters_at); what remains, or a run that starts a chunk, gets one
+     * contiguous allocation from the free-cluster index (qcow2_alloc_clusters). A cluster kept
+     * in place continues the chunk after its own host cluster.
+     *
+     * @param chunkEnd in and out: host offset where the current chunk would continue, -1 before
+     *                 the request's first cluster
+     * @return whether anything was allocated
+     */
+    private boolean allocateRuns(long[] host, boolean[] inPlace, long[] chunkEnd) {
         boolean any = false;
         int k = 0;
         while (k < host.length) {
             if (inPlace[k]) {
+                chunkEnd[0] = host[k] + s.clusterSize;
                 k++;
                 continue;
             }
@@ -167,10 +181,21 @@ final class Qcow2ClusterWriter {
             while (k < host.length && !inPlace[k]) {
                 k++;
             }
-            long offset = s.refcounts.allocate((long) (k - start) << s.clusterBits);
-            for (int j = start; j < k; j++) {
-                host[j] = offset + ((long) (j - start) << s.clusterBits);
+            int j = start;
+            if (chunkEnd[0] >= 0) {
+                long got = s.refcounts.allocateAt(chunkEnd[0], k - start);
+                for (int i = 0; i < got; i++) {
+                    host[j + i] = chunkEnd[0] + ((long) i << s.clusterBits);
+                }
+                j += (int) got;
             }
+            if (j < k) {
+                long offset = s.refcounts.allocate((long) (k - j) << s.clusterBits);
+                for (int i = j; i < k; i++) {
+                    host[i] = offset + ((long) (i - j) << s.clusterBits);
+                }
+            }
+            chunkEnd[0] = host[k - 1] + s.clusterSize;
             any = true;
         }
         return any;
