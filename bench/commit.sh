@@ -10,21 +10,29 @@
 # qemu MB/s (goal >= 1.00, issue 5). One strata-img result is checked: the base's guest view
 # against qemu-img's result (`qemu-img compare`), `qemu-img check` of base and overlay.
 #
+# Rounds: with ROUNDS=n (default 1) the timing is done n times, each round timing qemu-img then
+# strata-img (RUNS runs each), and the means are taken over every run of every round, so that a
+# load that comes and goes on a shared machine does not fall on one tool only. The fastest run of
+# each tool is printed too.
+#
 # Run:   bench/commit.sh
 #        COMMIT_SIZE=256M RUNS=3 bench/commit.sh
-# Knobs: COMMIT_SIZE (multiple of 2 MiB), RUNS (default 5), WARMUP (default 1),
-#        BENCH_DIR, BENCH_KEEP, BENCH_VERBOSE, BENCH_REBUILD (see lib.sh).
+#        COMMIT_SIZE=1G RUNS=3 ROUNDS=3 bench/commit.sh
+# Knobs: COMMIT_SIZE (multiple of 2 MiB), RUNS (default 5, per round), ROUNDS (default 1),
+#        WARMUP (default 1), BENCH_DIR, BENCH_KEEP, BENCH_VERBOSE, BENCH_REBUILD (see lib.sh).
 # Needs: qemu-img, qemu-io, hyperfine, jq, java 17; ~4x COMMIT_SIZE free in BENCH_DIR.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 COMMIT_SIZE=${COMMIT_SIZE:-1G}
 RUNS=${RUNS:-5}
+ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-1}
 
 require_tools qemu-img qemu-io hyperfine jq java
 size=$(numfmt --from=iec "$COMMIT_SIZE")
 (( size % (2 << 20) == 0 && size > 0 )) || die "COMMIT_SIZE must be a positive multiple of 2 MiB"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number"
 setup_dirs commit
 resolve_strata_img || die "strata-img cannot run"
 
@@ -61,11 +69,22 @@ rm -f "$WORK/qemu-base.qcow2"
 machine_line | tee "$OUT/table.txt"
 printf '%-8s %-10s %10s %10s %11s %8s %6s\n' case size committed qemu_MB/s strata_MB/s ratio check \
     | tee -a "$OUT/table.txt"
-read -r qm _ < <(hf qemu-commit "$prepare" "qemu-img commit -q $top")
-read -r sm _ < <(hf strata-commit "$prepare" "$STRATA_IMG commit -q $top")
+for ((round = 1; round <= ROUNDS; round++)); do
+    hf "qemu-commit-$round" "$prepare" "qemu-img commit -q $top" >/dev/null
+    hf "strata-commit-$round" "$prepare" "$STRATA_IMG commit -q $top" >/dev/null
+done
+# "mean min" of one tool over the run times of all its rounds
+times_of() {
+    jq -s '[.[].results[0].times[]]' "$OUT/$1"-commit-*.json \
+        | jq -r '"\(add / length) \(min)"'
+}
+read -r qm qmin < <(times_of qemu)
+read -r sm smin < <(times_of strata)
 qr=$(awk -v s="$committed" -v t="$qm" 'BEGIN { printf "%.0f", s / t / 1e6 }')
 sr=$(awk -v s="$committed" -v t="$sm" 'BEGIN { printf "%.0f", s / t / 1e6 }')
 printf '%-8s %-10s %10s %10s %11s %8s %6s\n' commit "$COMMIT_SIZE" "$((committed >> 20))M" "$qr" "$sr" \
     "$(ratio "$sr" "$qr")" "$check" | tee -a "$OUT/table.txt"
-printf 'mean wall: qemu-img %.3f s, strata-img %.3f s\n' "$qm" "$sm" | tee -a "$OUT/table.txt"
+printf 'wall over %d run(s) each: qemu-img mean %.3f s (fastest %.3f s), strata-img mean %.3f s (fastest %.3f s)\n' \
+    "$((RUNS * ROUNDS))" "$qm" "$qmin" "$sm" "$smin" | tee -a "$OUT/table.txt"
+printf 'load average at the end: %s\n' "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$OUT/table.txt"
 note "results in $OUT"
