@@ -9,6 +9,7 @@ import dev.strata.engine.format.qcow2.check.RepairMode;
 import dev.strata.engine.ops.check.CheckOp;
 import dev.strata.engine.ops.check.CheckOutcome;
 import dev.strata.engine.ops.check.CheckReport;
+import dev.strata.engine.ops.check.CheckSteps;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -103,15 +104,26 @@ public final class CheckCommand implements Callable<Integer> {
         try {
             ImageOpts.Resolved image = ImageOpts.resolve(imageOpts, files.get(0), format);
             boolean share = forceShare || image.forceShare();
-            outcome = CheckOp.run(image.source(), share, fix, new StderrCheckListener(ctx));
-            if (outcome instanceof CheckOutcome.Completed first
-                    && (first.report().leaksFixed() > 0 || first.report().corruptionsFixed() > 0)) {
-                outcome = doubleCheck(first.report(), json, image, share);
-            }
+            outcome = CheckOp.run(image.source(), share, fix, new StderrCheckListener(ctx), new CheckSteps() {
+                @Override
+                public void repaired(CheckReport fixed) {
+                    printRepairNotice(fixed, json);
+                }
+
+                @Override
+                public void finished(CheckOutcome done) {
+                    printOutcome(done, json);
+                }
+            });
         } catch (StrataException e) {
             ctx.error(e);
             return 1;
         }
+        return outcome.exitCode();
+    }
+
+    /** The report or the failure, as qemu-img prints it before it closes the image. */
+    private void printOutcome(CheckOutcome outcome, boolean json) {
         if (outcome instanceof CheckOutcome.Unsupported) {
             ctx.error("This image format does not support checks");
         } else if (outcome instanceof CheckOutcome.Aborted a) {
@@ -125,27 +137,18 @@ public final class CheckCommand implements Callable<Integer> {
                 ctx.error("Check failed");
             }
         }
-        return outcome.exitCode();
     }
 
     /**
-     * qemu-img's second check after a repair that fixed something: the notice (human output,
-     * not quiet), the plain check, and its report carrying the first pass's fixed counts.
+     * What qemu-img prints on stdout between a repair that fixed something and its second check
+     * (human output, not quiet).
      */
-    private CheckOutcome doubleCheck(CheckReport fixed, boolean json, ImageOpts.Resolved image, boolean share) {
+    private void printRepairNotice(CheckReport fixed, boolean json) {
         if (!json && !quiet) {
             ctx.out().print("The following inconsistencies were found and repaired:\n\n"
                     + "    " + fixed.leaksFixed() + " leaked clusters\n"
                     + "    " + fixed.corruptionsFixed() + " corruptions\n\n"
                     + "Double checking the fixed image now...\n");
         }
-        CheckOutcome second = CheckOp.run(image.source(), share, new StderrCheckListener(ctx));
-        if (second instanceof CheckOutcome.Completed c) {
-            CheckReport r = c.report();
-            return new CheckOutcome.Completed(new CheckReport(r.filename(), r.format(), r.checkErrors(),
-                    r.corruptions(), r.leaks(), fixed.corruptionsFixed(), fixed.leaksFixed(), r.imageEndOffset(),
-                    r.totalClusters(), r.allocatedClusters(), r.fragmentedClusters(), r.compressedClusters()));
-        }
-        return second;
     }
 }

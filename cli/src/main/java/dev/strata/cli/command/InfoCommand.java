@@ -72,7 +72,7 @@ public final class InfoCommand implements Callable<Integer>, OptionHook {
         try {
             ImageOpts.Resolved r = ImageOpts.resolve(imageOpts, files.get(0), format);
             list = new InfoOperation(ChainOpener.standard())
-                    .collect(r.source(), backingChain, forceShare || r.forceShare());
+                    .collect(r.source(), backingChain, forceShare || r.forceShare(), new StderrCheckListener(ctx));
         } catch (StrataException e) {
             ctx.error(e);
             return 1;

@@ -20,10 +20,13 @@ import java.util.Objects;
  *                           request ({@link CorruptionListener#IGNORE} by default)
  * @param cache              which flushes a writable layer honours (qemu's -t); writeback by default
  * @param diagnostics        where the open itself prints what qemu's open prints on stderr, in the
- *                           order it prints it: today the repair of a dirty qcow2 image opened
- *                           read-write (qcow2_do_open's check, whose lines are check -r's: "Leaked
- *                           cluster ...", "Repairing cluster ...", error_report messages). Called on
- *                           the opening thread, before the open returns or fails. Ignored by default.
+ *                           order it prints it: a qcow2 layer's warning about a bitmaps extension
+ *                           its autoclear bit does not vouch for (on every open, backing files
+ *                           included: warn_report plus a hint without a trailing newline), and the
+ *                           repair of a dirty qcow2 image opened read-write (qcow2_do_open's check,
+ *                           whose lines are check -r's: "Leaked cluster ...", "Repairing cluster
+ *                           ...", error_report messages). Called on the opening thread, before the
+ *                           open returns or fails. Ignored by default.
  */
 public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
                           CorruptionListener corruptionListener, CacheMode cache, CheckListener diagnostics) {

@@ -27,6 +27,12 @@ package dev.strata.engine.format.qcow2;
  * header extensions (before the data file), an AES image after the data file. Metadata-only
  * opens skip the key, and then map() answers from metadata while reads of encrypted data fail.
  *
+ * Stale bitmaps and the header update (Qcow2OpenHeader): an open of an image whose bitmaps
+ * extension is not vouched for by its autoclear bit prints qemu's warning to
+ * OpenOptions.diagnostics where qcow2_read_extensions prints it (after the L1 table and the LUKS
+ * header, before the data file); a read-write open then rewrites the header without that
+ * extension and without unknown autoclear bits, after the snapshot table, as qemu does.
+ *
  * Dirty images: a read-write open for I/O of an image whose dirty bit is set (lazy refcounts
  * not written back) first repairs it as qemu's open does (Qcow2Repair.repairOnOpen: recount,
  * fix leaks and errors, rebuild the refcount structure if needed, clear the bit when nothing is
@@ -149,7 +155,7 @@ public final class Qcow2Driver implements FormatDriver {
         return open(file, options, true);
     }
 
-    private static Qcow2Driver open(Storage file, OpenOptions options, boolean repairIfDirty) {
+    private static Qcow2Driver open(Storage file, OpenOptions options, boolean firstPass) {
         Qcow2Header header = Qcow2Header.parse(file);
         if (header.corrupt() && !options.readOnly()) {
             throw new StrataException(ErrorKind.EACCES, "qcow2: Image is corrupt; cannot be opened read/write");
@@ -164,6 +170,10 @@ public final class Qcow2Driver implements FormatDriver {
             }
             luks = Qcow2LuksHeader.parse(file, ch.offset(), ch.length());
         }
+        if (firstPass) {
+            // qcow2_read_extensions: after the crypto header qemu writes before the bitmaps extension
+            Qcow2OpenHeader.warnAboutStaleBitmaps(header, options.diagnostics());
+        }
         Storage dataFile = io && header.hasDataFile() ? openDataFile(header.dataFileName(), options) : null;
         try {
             if (io && header.cryptMethod() == 2) {
@@ -174,9 +184,12 @@ public final class Qcow2Driver implements FormatDriver {
             }
             Qcow2SnapshotTable snapshots = Qcow2SnapshotTable.parse(file, header.snapshotsOffset(),
                     header.nbSnapshots());
+            if (!options.readOnly()) {
+                header = Qcow2OpenHeader.updateOnWritableOpen(file, header, false);
+            }
             Qcow2BitmapDirectory bitmaps = Qcow2BitmapDirectory.parse(file, header);
             bitmaps.checkTables(file, header.clusterSize(), header.virtualSize());
-            if (!(repairIfDirty && header.dirty() && !options.readOnly() && io)) {
+            if (!(firstPass && header.dirty() && !options.readOnly() && io)) {
                 return new Qcow2Driver(file, header, l1, luks, dataFile, snapshots, bitmaps, options);
             }
             repairDirty(file, options);

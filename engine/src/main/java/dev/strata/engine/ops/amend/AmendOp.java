@@ -71,8 +71,8 @@ public final class AmendOp implements AutoCloseable {
      * Opens {@code source} read-write with its backing chain, as img_open does for amend.
      *
      * @param warnings    receives text qemu prints on stderr during the open (probed-raw warning)
-     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
-     *                    image), see {@link OpenOptions#diagnostics()}
+     * @param diagnostics what the image's opens print on stderr (the repair of a dirty
+     *                    qcow2 image, the stale-bitmaps warning), see {@link OpenOptions#diagnostics()}
      * @throws StrataException with qemu-img's message ("Could not open 'NAME': ...")
      */
     public static AmendOp open(ImageSource source, CacheMode cache, Consumer<String> warnings,

@@ -66,8 +66,8 @@ public final class BitmapOp {
      * @param granularity  -g (as parsed by cvtnum), or null
      * @param mergeSource  -b/-F, or null to merge from the target itself
      * @param warnings     receives text qemu prints on stderr as is (the probed-raw warning)
-     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
-     *                    image), see {@link OpenOptions#diagnostics()}
+     * @param diagnostics what the image's opens print on stderr (the repair of a dirty
+     *                    qcow2 image, the stale-bitmaps warning), see {@link OpenOptions#diagnostics()}
      * @throws StrataException with qemu-img's whole message
      */
     public static void run(ImageSource target, String bitmap, List<Action> actions, Long granularity,
@@ -78,7 +78,8 @@ public final class BitmapOp {
             if (top.probed() && "raw".equals(top.driver().formatName())) {
                 warnings.accept(RawProbeWarning.text(target.fileName()));
             }
-            Layer source = mergeSource == null ? null : open(opener, mergeSource, new OpenOptions(true, false, true));
+            Layer source = mergeSource == null ? null
+                    : open(opener, mergeSource, new OpenOptions(true, false, true).withDiagnostics(diagnostics));
             try {
                 Qcow2Bitmaps mine = bitmapsOf(top.driver());
                 Qcow2Bitmaps theirs = source == null ? mine : bitmapsOf(source.driver());

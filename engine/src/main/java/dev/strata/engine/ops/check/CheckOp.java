@@ -14,7 +14,16 @@ package dev.strata.engine.ops.check;
  *  - an external data file must open (the read driver defers that error to the first read).
  *
  * With -r (repair), qemu opens the image read-write: a format probed as raw then warns, and the
- * qcow2 repair (Qcow2Repair) writes through the file opened read-write.
+ * qcow2 repair (Qcow2Repair) writes through the file opened read-write, inside what qemu's
+ * read-write open and close do (Qcow2RepairRun: header update, persistent bitmaps marked in_use,
+ * stored again at the close). When the repair fixed something qemu-img checks again before it
+ * closes the image, and it prints the outcome before the close: the caller's CheckSteps are told
+ * at those moments.
+ *
+ * What the opens print (the stale-bitmaps warning of each qcow2 layer, Qcow2OpenHeader) goes to
+ * the check's listener, as qemu prints it before the check's own lines. When the strict open
+ * fails and the check goes on in check mode, the warning is printed there unless the strict open
+ * got far enough to print it.
  */
 
 import dev.strata.engine.ErrorKind;
@@ -27,9 +36,9 @@ import dev.strata.engine.format.PathNames;
 import dev.strata.engine.format.qcow2.Qcow2BitmapDirectory;
 import dev.strata.engine.format.qcow2.Qcow2Format;
 import dev.strata.engine.format.qcow2.Qcow2Header;
+import dev.strata.engine.format.qcow2.Qcow2OpenHeader;
 import dev.strata.engine.format.qcow2.Qcow2SnapshotTable;
 import dev.strata.engine.format.qcow2.check.Qcow2Checker;
-import dev.strata.engine.format.qcow2.check.Qcow2Repair;
 import dev.strata.engine.format.qcow2.check.RepairMode;
 import dev.strata.engine.format.raw.RawFormat;
 import dev.strata.engine.format.raw.RawProbeWarning;
@@ -55,40 +64,44 @@ public final class CheckOp {
      *         ("Could not open 'NAME': ...")
      */
     public static CheckOutcome run(ImageSource source, boolean forceShare, CheckListener out) {
-        return run(source, forceShare, null, out);
+        return run(source, forceShare, null, out, CheckSteps.silent());
     }
 
     /**
      * Opens {@code source} as qemu-img check does and checks it, repairing what {@code repair}
-     * allows (null: check only). The outcome is the repair pass's; qemu-img then checks again.
+     * allows (null: check only). When the repair fixed leaks or corruptions, qemu-img checks the
+     * image again before closing it; the outcome is then the second check's, carrying the first
+     * pass's fixed counts.
      *
-     * @return the outcome; inconsistencies strata cannot repair yet end the repair as aborted
-     *         (ENOTSUP) before the image is changed
+     * @param steps told the repair notice and the outcome while the image is still open (what
+     *              closing it prints comes after)
+     * @return the outcome (the one told to {@code steps}); inconsistencies strata cannot repair
+     *         yet end the repair as aborted (ENOTSUP) with the image left as it was
      * @throws StrataException as {@link #run(ImageSource, boolean, CheckListener)}
      */
-    public static CheckOutcome run(ImageSource source, boolean forceShare, RepairMode repair, CheckListener out) {
+    public static CheckOutcome run(ImageSource source, boolean forceShare, RepairMode repair, CheckListener out,
+                                   CheckSteps steps) {
+        ReportOnce report = new ReportOnce(steps, source.displayName());
         CheckOutcome outcome;
         try {
-            outcome = open(source.fileName(), source.format(), forceShare, repair, out);
+            outcome = open(source.fileName(), source.format(), forceShare, repair, out, report);
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(source.displayName(), e), e);
         }
-        if (outcome instanceof CheckOutcome.Completed c) {
-            return new CheckOutcome.Completed(c.report().named(source.displayName(), Qcow2Format.NAME));
-        }
-        return outcome;
+        return report.finish(outcome);
     }
 
     private static CheckOutcome open(String fileName, String format, boolean forceShare, RepairMode repair,
-                                     CheckListener out) {
-        warnAboutStaleBitmaps(fileName, format, out);
+                                     CheckListener out, ReportOnce report) {
         ChainOpener opener = ChainOpener.standard();
+        PrintWatch printed = new PrintWatch(out);
         Layer top;
         try {
             // with -r qemu opens the image read-write: its lock claim is a writer's from the start
-            top = opener.openLayer(fileName, format, new OpenOptions(true, forceShare, true), repair != null);
+            top = opener.openLayer(fileName, format, new OpenOptions(true, forceShare, true).withDiagnostics(printed),
+                    repair != null);
         } catch (StrataException e) {
-            return checkAfterStrictOpenFailed(fileName, format, forceShare, repair, e, out);
+            return checkAfterStrictOpenFailed(fileName, format, forceShare, repair, e, printed.any, out, report);
         }
         FormatDriver driver = top.driver();
         if (!Qcow2Format.NAME.equals(driver.formatName())) {
@@ -99,14 +112,14 @@ public final class CheckOp {
                 out.raw(RawProbeWarning.text(fileName));
             }
             driver.close();
-            opener.open(fileName, format, new OpenOptions(true, forceShare, false)).close();
+            opener.open(fileName, format, new OpenOptions(true, forceShare, false).withDiagnostics(out)).close();
             return new CheckOutcome.Unsupported(formatName);
         }
         try {
             Qcow2Header header = Qcow2Header.parse(driver.file(), true);
             requireOpenableForIo(header, driver.storages().size() > 1);
-            openBackingChain(fileName, header, forceShare);
-            return checkOrRepair(fileName, driver.file(), repair, out);
+            openBackingChain(fileName, header, forceShare, out);
+            return checkOrRepair(fileName, driver.file(), repair, out, report);
         } finally {
             driver.close();
         }
@@ -118,7 +131,8 @@ public final class CheckOp {
      */
     private static CheckOutcome checkAfterStrictOpenFailed(String fileName, String format, boolean forceShare,
                                                            RepairMode repair, StrataException failure,
-                                                           CheckListener out) {
+                                                           boolean warned, CheckListener out,
+                                                           ReportOnce report) {
         if (failure.kind() == ErrorKind.EBUSY) {
             throw failure; // the image is locked by another program: nothing is read
         }
@@ -139,31 +153,34 @@ public final class CheckOp {
             if (!lenientInCheckMode(file)) {
                 throw failure;
             }
+            if (!warned) {
+                Qcow2OpenHeader.warnAboutStaleBitmaps(header, out);
+            }
             requireOpenableForIo(header, false);
             Qcow2BitmapDirectory.parse(file, header).checkTables(file, header.clusterSize(), header.virtualSize());
-            openBackingChain(fileName, header, forceShare);
-            return checkOrRepair(fileName, file, repair, out);
+            openBackingChain(fileName, header, forceShare, out);
+            return checkOrRepair(fileName, file, repair, out, report);
         }
     }
 
-    /** The plain check on {@code file}, or the repair through the file opened read-write. */
-    private static CheckOutcome checkOrRepair(String fileName, Storage file, RepairMode repair, CheckListener out) {
+    /** The plain check on {@code file}, or qemu-img check -r from the repair to the close. */
+    private static CheckOutcome checkOrRepair(String fileName, Storage file, RepairMode repair, CheckListener out,
+                                              ReportOnce report) {
         if (repair == null) {
             return Qcow2Checker.check(file, out);
         }
-        try (Storage writable = FileStorage.open(fileName, false)) {
-            return Qcow2Repair.repair(writable, repair, out);
-        }
+        return Qcow2RepairRun.run(fileName, repair, out, report);
     }
 
     /** qemu opens the backing chain after the image itself; a failure fails the check's open. */
-    private static void openBackingChain(String fileName, Qcow2Header header, boolean forceShare) {
+    private static void openBackingChain(String fileName, Qcow2Header header, boolean forceShare, CheckListener out) {
         if (header.backingFileName() == null || header.backingFileName().isEmpty()) {
             return; // qemu opens no backing file for an empty name
         }
         String name = PathNames.combine(fileName, header.backingFileName());
         try {
-            ChainOpener.standard().open(name, header.backingFormat(), new OpenOptions(true, forceShare, false)).close();
+            ChainOpener.standard().open(name, header.backingFormat(),
+                    new OpenOptions(true, forceShare, false).withDiagnostics(out)).close();
         } catch (StrataException e) {
             throw new StrataException(e.kind(), "Could not open backing file: " + e.getMessage(), e);
         }
@@ -191,37 +208,6 @@ public final class CheckOp {
     }
 
     /**
-     * qemu's open warns (on every open, check included) when a bitmaps extension is present but
-     * its autoclear bit was cleared by a program without bitmap support; the bitmaps are then
-     * ignored, and their clusters show up as leaks.
-     */
-    private static void warnAboutStaleBitmaps(String fileName, String format, CheckListener out) {
-        if (format != null && !Qcow2Format.NAME.equals(format)) {
-            return;
-        }
-        Qcow2Header header;
-        try (Storage file = FileStorage.open(fileName, true)) {
-            if (!Qcow2Format.NAME.equals(FormatRegistry.standard().probe(file).name())) {
-                return;
-            }
-            header = Qcow2Header.parse(file, true);
-        } catch (StrataException e) {
-            return; // the open reports it
-        }
-        if (header.bitmapsExtension() == null || header.bitmapsConsistent()) {
-            return;
-        }
-        if (header.version() < 3) {
-            out.error("warning: This qcow2 v2 image contains bitmaps, but they may have been modified by a program"
-                    + " without persistent bitmap support; so now they must all be considered inconsistent");
-        } else {
-            out.error("warning: a program lacking bitmap support modified this file, so all bitmaps are now"
-                    + " considered inconsistent");
-        }
-        out.raw("Some clusters may be leaked, run 'qemu-img check -r' on the image file to fix.");
-    }
-
-    /**
      * The parts of qemu's open that need I/O access: the encryption key, and the external data
      * file (opened relative to the current directory, as qemu-img 7.2 does).
      */
@@ -243,5 +229,33 @@ public final class CheckOp {
 
     private static StrataException keyRequired() {
         return new StrataException(ErrorKind.EINVAL, "Parameter 'encrypt.key-secret' is required for cipher");
+    }
+
+    /** Passes an open's diagnostics on and notes whether there were any. */
+    private static final class PrintWatch implements CheckListener {
+        private final CheckListener out;
+        private boolean any;
+
+        PrintWatch(CheckListener out) {
+            this.out = out;
+        }
+
+        @Override
+        public void line(String text) {
+            any = true;
+            out.line(text);
+        }
+
+        @Override
+        public void error(String message) {
+            any = true;
+            out.error(message);
+        }
+
+        @Override
+        public void raw(String text) {
+            any = true;
+            out.raw(text);
+        }
     }
 }

@@ -9,6 +9,7 @@ import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -41,7 +42,16 @@ public final class InfoOperation {
      *         "Could not open 'x': Could not open 'x': No such file or directory"
      */
     public List<ImageInfo> collect(ImageSource source, boolean backingChain, boolean forceShare) {
-        OpenOptions options = new OpenOptions(true, forceShare, true).withNoIo(true);
+        return collect(source, backingChain, forceShare, CheckListener.ignoring());
+    }
+
+    /**
+     * As {@link #collect(ImageSource, boolean, boolean)}; what each open prints on stderr (a qcow2
+     * layer's stale-bitmaps warning) goes to {@code diagnostics}.
+     */
+    public List<ImageInfo> collect(ImageSource source, boolean backingChain, boolean forceShare,
+                                   CheckListener diagnostics) {
+        OpenOptions options = new OpenOptions(true, forceShare, true).withNoIo(true).withDiagnostics(diagnostics);
         List<ImageInfo> list = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         String fileName = source.fileName();

@@ -88,8 +88,8 @@ public final class RebaseOp {
     /**
      * Rebases as qemu-img rebase does.
      *
-     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
-     *                    image), see {@link OpenOptions#diagnostics()}
+     * @param diagnostics what the image's opens print on stderr (the repair of a dirty
+     *                    qcow2 image, the stale-bitmaps warning), see {@link OpenOptions#diagnostics()}
      * @throws BackingChangeFailed when only the final header change failed
      * @throws StrataException     with qemu-img's message otherwise (nothing written)
      */
@@ -103,7 +103,7 @@ public final class RebaseOp {
                     new OpenOptions(false, false, true).withCache(request.cache()).withDiagnostics(diagnostics));
             if (!request.unsafe()) {
                 try {
-                    oldBacking = openOldBacking(opener, top);
+                    oldBacking = openOldBacking(opener, top, diagnostics);
                 } catch (StrataException e) {
                     top.driver().close();
                     throw e;
@@ -121,7 +121,7 @@ public final class RebaseOp {
                 throw StrataException.invalid("Invalid format name: '" + request.backingFormat() + "'");
             }
             if (!request.unsafe()) {
-                copyDifferences(request, opener, top, oldBacking, listener);
+                copyDifferences(request, opener, top, oldBacking, listener, diagnostics);
             }
         } finally {
             top.driver().close();
@@ -133,21 +133,22 @@ public final class RebaseOp {
     }
 
     /** The image's backing chain, read-only, or null when it has none. */
-    private static Image openOldBacking(ChainOpener opener, Layer top) {
+    private static Image openOldBacking(ChainOpener opener, Layer top, CheckListener diagnostics) {
         Optional<BackingReference> ref = top.driver().backing();
         if (ref.isEmpty() || ref.get().fileName().isEmpty()) {
             return null;
         }
         String name = PathNames.combine(top.fileName(), ref.get().fileName());
         try {
-            return opener.open(name, ref.get().format(), new OpenOptions(true, false, false));
+            return opener.open(name, ref.get().format(),
+                    new OpenOptions(true, false, false).withDiagnostics(diagnostics));
         } catch (StrataException e) {
             throw new StrataException(e.kind(), "Could not open backing file: " + e.getMessage(), e);
         }
     }
 
     private static void copyDifferences(Request request, ChainOpener opener, Layer top, Image oldBacking,
-                                        Listener listener) {
+                                        Listener listener, CheckListener diagnostics) {
         List<Layer> chain = new ArrayList<>();
         chain.add(top);
         if (oldBacking != null) {
@@ -169,7 +170,7 @@ public final class RebaseOp {
                 // A view of the old chain's lower layers; oldBacking owns and closes them.
                 newBacking = new ImageChain(chain.subList(prefix, chain.size()));
             } else {
-                newBacking = openNewBacking(opener, request, realPath);
+                newBacking = openNewBacking(opener, request, realPath, diagnostics);
                 ownsNewBacking = true;
             }
         }
@@ -205,8 +206,10 @@ public final class RebaseOp {
         return d.clusterSize();
     }
 
-    private static Image openNewBacking(ChainOpener opener, Request request, String realPath) {
-        OpenOptions options = new OpenOptions(true, request.forceShare(), false).withCache(request.sourceCache());
+    private static Image openNewBacking(ChainOpener opener, Request request, String realPath,
+                                        CheckListener diagnostics) {
+        OpenOptions options = new OpenOptions(true, request.forceShare(), false).withCache(request.sourceCache())
+                .withDiagnostics(diagnostics);
         try {
             return opener.open(realPath, request.backingFormat(), options);
         } catch (StrataException e) {

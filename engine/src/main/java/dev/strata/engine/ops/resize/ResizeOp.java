@@ -54,8 +54,8 @@ public final class ResizeOp {
      * @param shrink   qemu-img's --shrink
      * @param warnings receives text qemu prints on stderr as is during the open (the probed-raw
      *                 warning, newline-terminated lines)
-     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
-     *                    image), see {@link OpenOptions#diagnostics()}
+     * @param diagnostics what the image's opens print on stderr (the repair of a dirty
+     *                    qcow2 image, the stale-bitmaps warning), see {@link OpenOptions#diagnostics()}
      * @throws ShrinkNotAllowed when the image would shrink without {@code shrink}
      * @throws StrataException  with qemu-img's message otherwise (open failures with their
      *                          "Could not open 'NAME': " prefix)
@@ -69,7 +69,7 @@ public final class ResizeOp {
             top = opener.openLayer(source.fileName(), source.format(),
                     new OpenOptions(false, false, true).withDiagnostics(diagnostics));
             try {
-                below = openBacking(opener, top);
+                below = openBacking(opener, top, diagnostics);
             } catch (StrataException e) {
                 top.driver().close();
                 throw e;
@@ -136,15 +136,19 @@ public final class ResizeOp {
         }
     }
 
-    /** The backing chain of {@code top}, opened read-only, or null when it has none. */
-    private static Image openBacking(ChainOpener opener, Layer top) {
+    /**
+     * The backing chain of {@code top}, opened read-only (what its opens print goes to
+     * {@code diagnostics}), or null when it has none.
+     */
+    private static Image openBacking(ChainOpener opener, Layer top, CheckListener diagnostics) {
         Optional<BackingReference> ref = top.driver().backing();
         if (ref.isEmpty() || ref.get().fileName().isEmpty()) {
             return null;
         }
         String name = PathNames.combine(top.fileName(), ref.get().fileName());
         try {
-            return opener.open(name, ref.get().format(), new OpenOptions(true, false, false));
+            return opener.open(name, ref.get().format(),
+                    new OpenOptions(true, false, false).withDiagnostics(diagnostics));
         } catch (StrataException e) {
             throw new StrataException(e.kind(), "Could not open backing file: " + e.getMessage(), e);
         }

@@ -106,8 +106,8 @@ public final class SnapshotOp {
      * @param forceShare qemu-img's -U
      * @param nowMicros  wall clock in microseconds since the epoch (the new snapshot's date)
      * @param warnings   text qemu prints on stderr as is during the open (probed-raw warning)
-     * @param diagnostics what the read-write open prints on stderr (the repair of a dirty qcow2
-     *                    image), see {@link OpenOptions#diagnostics()}
+     * @param diagnostics what the image's opens print on stderr (the repair of a dirty
+     *                    qcow2 image, the stale-bitmaps warning), see {@link OpenOptions#diagnostics()}
      * @return the snapshots for {@link Action#LIST}, else an empty list
      * @throws StrataException with qemu-img's complete message when the image cannot be opened
      *         ("Could not open 'NAME': ..."); {@link ActionFailed} when the action fails
