@@ -51,6 +51,9 @@ class DirtyImageOpenParityTest {
     private static final Path QEMU_RESULT = DIR.resolve("qemu-opened.qcow2");
     /** Source of convert -n and dd: 16 MiB raw, some data. */
     private static final Path SOURCE = DIR.resolve("source.raw");
+    /** Backing file of the commit cases' images, as their twins see it, and as it was made. */
+    private static final Path BASE = DIR.resolve("base.qcow2");
+    private static final Path BASE_ORIGINAL = DIR.resolve("base-original.qcow2");
     /** Dirty images made so far in this run, by case. */
     private static final Map<String, Path> MADE = new HashMap<>();
 
@@ -142,6 +145,39 @@ class DirtyImageOpenParityTest {
 
         Parity.assertSame(benchTimeMasked(qemu), benchTimeMasked(ours));
         assertSameResult();
+    }
+
+    static Stream<Arguments> commitCases() {
+        List<Arguments> c = new ArrayList<>();
+        for (Dirty d : representativeImages()) {
+            if (d.patch() != null) {
+                c.add(Arguments.of(d, new String[] {"commit", IMAGE.toString()}));
+                c.add(Arguments.of(d, new String[] {"commit", "-d", IMAGE.toString()}));
+            }
+        }
+        return c.stream();
+    }
+
+    /**
+     * commit of a dirty image over a clean base: qemu repairs the image when it opens it, then
+     * commits. Output as qemu-img's; the image and its base byte for byte the same.
+     */
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("commitCases")
+    void strataImgCommitsAsQemuImg(Dirty dirty, String[] args) throws IOException {
+        Path original = made(dirty, true);
+        Files.copy(BASE_ORIGINAL, BASE, StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(original, IMAGE, StandardCopyOption.REPLACE_EXISTING);
+        Tools.Result qemu = Tools.qemuImg(args);
+        byte[] qemuImage = Files.readAllBytes(IMAGE);
+        byte[] qemuBase = Files.readAllBytes(BASE);
+        Files.copy(BASE_ORIGINAL, BASE, StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(original, IMAGE, StandardCopyOption.REPLACE_EXISTING);
+        Tools.Result ours = InProcessCli.strataImg(args);
+
+        Parity.assertSame(qemu, ours);
+        assertArrayEquals(qemuImage, Files.readAllBytes(IMAGE), "image bytes");
+        assertArrayEquals(qemuBase, Files.readAllBytes(BASE), "base bytes");
     }
 
     static Stream<Dirty> engineCases() {
@@ -266,13 +302,23 @@ class DirtyImageOpenParityTest {
      * The dirty image of {@code d}, made on first use and kept for the rest of the run (a killed
      * qemu-io never leaves the same file twice, and every verb should see the same image).
      */
-    private static synchronized Path made(Dirty d) throws IOException {
-        String key = d.toString();
+    private static Path made(Dirty d) throws IOException {
+        return made(d, false);
+    }
+
+    /** As {@link #made(Dirty)}; {@code overBase}: the image has {@link #BASE} as its backing file. */
+    private static synchronized Path made(Dirty d, boolean overBase) throws IOException {
+        String key = d + (overBase ? " over base" : "");
         Path done = MADE.get(key);
         if (done != null) {
             return done;
         }
-        make(d);
+        if (overBase && !Files.exists(BASE_ORIGINAL)) {
+            Files.createDirectories(DIR);
+            Tools.qemuImg("create", "-q", "-f", "qcow2", BASE_ORIGINAL.toString(), "16M").orFail();
+            Tools.qemuIo("-c", "write -P 0x21 0 64k", "-c", "write -P 0x22 2M 1M", BASE_ORIGINAL.toString()).orFail();
+        }
+        make(d, overBase);
         if (!Files.exists(SOURCE)) {
             Tools.qemuImg("create", "-q", "-f", "raw", SOURCE.toString(), "16M").orFail();
             Tools.qemuIo("-f", "raw", "-c", "write -P 0x33 64k 192k", "-c", "write -P 0x44 3M 1M",
@@ -290,11 +336,18 @@ class DirtyImageOpenParityTest {
     }
 
     /** Makes the dirty image at ORIGINAL. */
-    private static void make(Dirty d) throws IOException {
+    private static void make(Dirty d, boolean overBase) throws IOException {
         Files.createDirectories(DIR);
         Files.deleteIfExists(ORIGINAL);
         String options = "lazy_refcounts=on" + (d.createOptions().isEmpty() ? "" : "," + d.createOptions());
-        Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", options, ORIGINAL.toString(), "16M").orFail();
+        List<String> create = new ArrayList<>(List.of("create", "-q", "-f", "qcow2", "-o", options));
+        if (overBase) {
+            Files.copy(BASE_ORIGINAL, BASE, StandardCopyOption.REPLACE_EXISTING);
+            // named relative to the image's directory, where every twin of the base is
+            create.addAll(List.of("-b", BASE.getFileName().toString(), "-F", "qcow2"));
+        }
+        create.addAll(List.of(ORIGINAL.toString(), "16M"));
+        Tools.qemuImg(create.toArray(String[]::new)).orFail();
         if (d.patch() == null) {
             killWriter(d.killSeed());
             try (Qcow2Patcher p = new Qcow2Patcher(ORIGINAL)) {

@@ -123,6 +123,9 @@ class StaleBitmapsParityTest {
                     new String[] {"bitmap", "--add", t, "c"},
                     new String[] {"bitmap", "--add", t, "c", "--merge", "b", "-b", BASE.toString(), "-F", "qcow2"},
                     new String[] {"amend", "-o", "compat=1.1", t},
+                    new String[] {"commit", t},
+                    new String[] {"commit", "-d", t},
+                    new String[] {"commit", "-b", BASE.toString(), t},
                     new String[] {"bench", "-c", "1", t},
                     new String[] {"dd", "if=" + t, "of=" + WORK.resolve("out.raw"), "bs=1M", "count=4"})) {
                 c.add(Arguments.of(s, args));

@@ -116,7 +116,7 @@ public final class CommitCommand implements Callable<Integer>, OptionHook {
         };
         try {
             CommitOp.run(image.source(), new CommitSettings(base, drop || base != null, mode, rateBytesPerSecond),
-                    listener);
+                    listener, new StderrCheckListener(ctx));
         } catch (StrataException e) {
             if (started[0]) {
                 meter.end();

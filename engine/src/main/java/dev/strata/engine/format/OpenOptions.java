@@ -27,9 +27,14 @@ import java.util.Objects;
  *                           whose lines are check -r's: "Leaked cluster ...", "Repairing cluster
  *                           ...", error_report messages). Called on the opening thread, before the
  *                           open returns or fails. Ignored by default.
+ * @param reopen             the operation held this layer open already and opens it again where
+ *                           qemu reopens its node (bdrv_reopen, e.g. commit's base made writable):
+ *                           what qemu does only when it first opens a node is not done again (the
+ *                           stale-bitmaps warning, the header update of a writable open)
  */
 public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
-                          CorruptionListener corruptionListener, CacheMode cache, CheckListener diagnostics) {
+                          CorruptionListener corruptionListener, CacheMode cache, CheckListener diagnostics,
+                          boolean reopen) {
 
     /** The default diagnostics: dropped. One instance, so equal options stay equal. */
     private static final CheckListener SILENT = CheckListener.ignoring();
@@ -43,7 +48,7 @@ public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBackin
     /** Options whose diagnostics are dropped. */
     public OpenOptions(boolean readOnly, boolean forceShare, boolean noBacking, boolean noIo,
                        CorruptionListener corruptionListener, CacheMode cache) {
-        this(readOnly, forceShare, noBacking, noIo, corruptionListener, cache, SILENT);
+        this(readOnly, forceShare, noBacking, noIo, corruptionListener, cache, SILENT, false);
     }
 
     /** Options with the writeback cache mode. */
@@ -64,36 +69,41 @@ public record OpenOptions(boolean readOnly, boolean forceShare, boolean noBackin
 
     /** The same options with {@code forceShare} set as given. */
     public OpenOptions withForceShare(boolean share) {
-        return new OpenOptions(readOnly, share, noBacking, noIo, corruptionListener, cache, diagnostics);
+        return new OpenOptions(readOnly, share, noBacking, noIo, corruptionListener, cache, diagnostics, reopen);
     }
 
     /** The same options with {@code noBacking} set as given. */
     public OpenOptions withNoBacking(boolean value) {
-        return new OpenOptions(readOnly, forceShare, value, noIo, corruptionListener, cache, diagnostics);
+        return new OpenOptions(readOnly, forceShare, value, noIo, corruptionListener, cache, diagnostics, reopen);
     }
 
     /** The same options with {@code noIo} (metadata only) set as given. */
     public OpenOptions withNoIo(boolean value) {
-        return new OpenOptions(readOnly, forceShare, noBacking, value, corruptionListener, cache, diagnostics);
+        return new OpenOptions(readOnly, forceShare, noBacking, value, corruptionListener, cache, diagnostics, reopen);
     }
 
     /** The same options reporting corruption events to {@code listener}. */
     public OpenOptions withCorruptionListener(CorruptionListener listener) {
-        return new OpenOptions(readOnly, forceShare, noBacking, noIo, listener, cache, diagnostics);
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, listener, cache, diagnostics, reopen);
     }
 
     /** The same options with {@code readOnly} set as given. */
     public OpenOptions withReadOnly(boolean value) {
-        return new OpenOptions(value, forceShare, noBacking, noIo, corruptionListener, cache, diagnostics);
+        return new OpenOptions(value, forceShare, noBacking, noIo, corruptionListener, cache, diagnostics, reopen);
     }
 
     /** The same options with cache mode {@code mode}. */
     public OpenOptions withCache(CacheMode mode) {
-        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, mode, diagnostics);
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, mode, diagnostics, reopen);
+    }
+
+    /** The same options with {@code reopen} set as given. */
+    public OpenOptions withReopen(boolean value) {
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, cache, diagnostics, value);
     }
 
     /** The same options printing the open's own diagnostics to {@code listener}. */
     public OpenOptions withDiagnostics(CheckListener listener) {
-        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, cache, listener);
+        return new OpenOptions(readOnly, forceShare, noBacking, noIo, corruptionListener, cache, listener, reopen);
     }
 }

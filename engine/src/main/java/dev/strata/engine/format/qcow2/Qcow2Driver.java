@@ -31,7 +31,8 @@ package dev.strata.engine.format.qcow2;
  * extension is not vouched for by its autoclear bit prints qemu's warning to
  * OpenOptions.diagnostics where qcow2_read_extensions prints it (after the L1 table and the LUKS
  * header, before the data file); a read-write open then rewrites the header without that
- * extension and without unknown autoclear bits, after the snapshot table, as qemu does.
+ * extension and without unknown autoclear bits, after the snapshot table, as qemu does. A
+ * reopen (OpenOptions.reopen, qemu's bdrv_reopen) does neither.
  *
  * Dirty images: a read-write open for I/O of an image whose dirty bit is set (lazy refcounts
  * not written back) first repairs it as qemu's open does (Qcow2Repair.repairOnOpen: recount,
@@ -170,7 +171,7 @@ public final class Qcow2Driver implements FormatDriver {
             }
             luks = Qcow2LuksHeader.parse(file, ch.offset(), ch.length());
         }
-        if (firstPass) {
+        if (firstPass && !options.reopen()) {
             // qcow2_read_extensions: after the crypto header qemu writes before the bitmaps extension
             Qcow2OpenHeader.warnAboutStaleBitmaps(header, options.diagnostics());
         }
@@ -184,7 +185,7 @@ public final class Qcow2Driver implements FormatDriver {
             }
             Qcow2SnapshotTable snapshots = Qcow2SnapshotTable.parse(file, header.snapshotsOffset(),
                     header.nbSnapshots());
-            if (!options.readOnly()) {
+            if (!options.readOnly() && !options.reopen()) {
                 header = Qcow2OpenHeader.updateOnWritableOpen(file, header, false);
             }
             Qcow2BitmapDirectory bitmaps = Qcow2BitmapDirectory.parse(file, header);

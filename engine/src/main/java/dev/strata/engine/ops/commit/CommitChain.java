@@ -10,7 +10,8 @@ package dev.strata.engine.ops.commit;
  *  2. the base is chosen (by name or the immediate backing file) by the caller;
  *  3. reopenBase: as qemu's commit job reopens the base read-write, the layers from the base
  *     down are opened again: the base read-write (a refusal is "Could not open 'BASE': reason",
- *     reported after the job's first progress line as in qemu), what lies under it read-only.
+ *     reported after the job's first progress line as in qemu), what lies under it read-only,
+ *     all as reopens (OpenOptions.reopen: no stale-bitmaps warning, no header update again).
  *     The intermediate layers stay read-only.
  *
  * Afterwards guestView() reads what the top image shows (through the base's own writer, so the
@@ -27,6 +28,7 @@ import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.ImageChain;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.Zeros;
@@ -51,17 +53,19 @@ final class CommitChain implements Closeable {
     }
 
     /**
-     * Opens {@code source} read-write and its backing chain read-only.
+     * Opens {@code source} read-write and its backing chain read-only; what the opens print (a
+     * dirty image's repair, stale-bitmaps warnings) goes to {@code diagnostics}.
      *
      * @throws StrataException with qemu-img's complete message
      */
-    static CommitChain open(ImageSource source, CacheMode cache) {
+    static CommitChain open(ImageSource source, CacheMode cache, CheckListener diagnostics) {
         CommitChain chain = new CommitChain(cache);
         try {
             Layer top = chain.opener.openLayer(source.fileName(), source.format(),
-                    new OpenOptions(false, false, true).withCache(cache));
+                    new OpenOptions(false, false, true).withCache(cache).withDiagnostics(diagnostics));
             chain.layers.add(top);
-            Image below = openBacking(chain.opener, top, new OpenOptions(true, false, false));
+            Image below = openBacking(chain.opener, top,
+                    new OpenOptions(true, false, false).withDiagnostics(diagnostics));
             if (below != null) {
                 chain.layers.addAll(below.layers());
             }
@@ -109,12 +113,14 @@ final class CommitChain implements Closeable {
         List<Layer> dropped = new ArrayList<>(layers.subList(index, layers.size()));
         layers.subList(index, layers.size()).clear();
         dropped.forEach(l -> l.driver().close());
-        Layer base = opener.openLayer(name, format, new OpenOptions(false, false, true).withCache(cache));
+        // qemu reopens the nodes it holds: nothing of a first open is done (or printed) again
+        Layer base = opener.openLayer(name, format, new OpenOptions(false, false, true).withCache(cache)
+                .withReopen(true));
         layers.add(base);
         baseIndex = index;
         Image below;
         try {
-            below = openBacking(opener, base, new OpenOptions(true, false, false));
+            below = openBacking(opener, base, new OpenOptions(true, false, false).withReopen(true));
         } catch (StrataException e) {
             throw new StrataException(e.kind(), ChainOpener.describeOpenFailure(name, e), e);
         }

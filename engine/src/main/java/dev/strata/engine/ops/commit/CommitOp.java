@@ -26,6 +26,7 @@ import dev.strata.engine.format.qcow2.Qcow2Emptier;
 import dev.strata.engine.format.qcow2.Qcow2Header;
 import dev.strata.engine.format.raw.RawProbeWarning;
 import dev.strata.engine.image.Layer;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.Storage;
 import dev.strata.engine.storage.StorageResolver;
@@ -38,12 +39,16 @@ public final class CommitOp {
     /**
      * Commits {@code source} into its base as qemu-img commit does.
      *
+     * @param diagnostics what the image's opens print on stderr (the repair of a dirty qcow2
+     *                    image, the stale-bitmaps warning), see
+     *                    {@link dev.strata.engine.format.OpenOptions#diagnostics()}
      * @throws StrataException with qemu-img's message; nothing is written when it fails before
      *                         the copy starts (open, base lookup, base not writable)
      */
-    public static void run(ImageSource source, CommitSettings settings, CommitListener listener) {
+    public static void run(ImageSource source, CommitSettings settings, CommitListener listener,
+                           CheckListener diagnostics) {
         String resetName = null;
-        try (CommitChain chain = CommitChain.open(source, settings.cache())) {
+        try (CommitChain chain = CommitChain.open(source, settings.cache(), diagnostics)) {
             Layer top = chain.top();
             if (top.probed() && "raw".equals(top.driver().formatName())) {
                 listener.warning(RawProbeWarning.text(source.fileName()));
