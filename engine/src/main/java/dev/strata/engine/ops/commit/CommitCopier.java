@@ -15,17 +15,22 @@ package dev.strata.engine.ops.commit;
  *    DATA -> copy at most 1 MiB, rounded down to G (at least G): the guest view is read and
  *    written into the base, whole chunks, even where only part of a chunk was allocated above;
  *    not DATA -> write zeroes with MAY_UNMAP (ZERO) or discard (neither) over whole chunks, when
- *    the range is aligned to the base's subclusters, else copied like data;
- *  - a base whose clusters are larger than G gets whole clusters copied (mirror_cow_align);
+ *    the range is aligned to the base's clusters (7.2's bdrv_round_to_clusters: clusters even
+ *    with extended L2; later qemus round to subclusters), else copied like data;
+ *  - copies are never widened to the base's clusters: mirror_cow_align only acts with a cow
+ *    bitmap, which mirror_run makes only for a target that names a backing file its job did not
+ *    open, and a commit's base always has its backing chain open (or none); a base cluster
+ *    larger than G is allocated by the first chunk written into it, its copy-on-write reading
+ *    what lies under the base (only the written subclusters with extended L2), as qemu's qcow2
+ *    driver does;
  *  - progress: bytes copied over copied plus still dirty; zero writes count nothing where the
  *    base can write zeroes by unmapping (qcow2 v3, raw), as qemu's write_zeroes_ok.
  *
  * The iterations are planned as a sequence of CommitSteps (copies cut to the read buffer). They
  * run through CommitReadAhead: planning and reading on a helper thread, writing in plan order
  * on the calling thread, so the base gets the same requests in the same order as a copy one step
- * at a time. Where a copy is widened to base clusters larger than the chunks, the block status
- * of a later step can depend on an earlier write, so there the steps run one after another on
- * the calling thread.
+ * at a time. The block status of a chunk inside a base cluster that an earlier step wrote
+ * depends on that write having been done, so there the planner waits for the writes first.
  */
 
 import dev.strata.engine.format.FormatDriver;
@@ -39,7 +44,6 @@ import dev.strata.engine.image.Layer;
 import java.nio.ByteBuffer;
 import java.util.BitSet;
 import java.util.List;
-import java.util.function.Consumer;
 
 /** Copies what the layers above a base allocate into the base, as qemu's commit job does. */
 final class CommitCopier {
@@ -52,13 +56,15 @@ final class CommitCopier {
     private final LayerWriter writer;
     private final long length;
     private final long granularity;
-    private final long subcluster;
+    /** The base's cluster size, 0 when it has none (raw). */
     private final long baseCluster;
     private final boolean zeroesUncounted;
     private final JobRateLimit rate;
     private final CommitListener listener;
     private final BitSet dirty = new BitSet();
     private long done;
+    /** End of the base cluster the last step ended in, where clusters are larger than G. */
+    private long sharedClusterEnd;
 
     CommitCopier(CommitChain chain, LayerWriter writer, long rateBytesPerSecond, CommitListener listener) {
         this.chain = chain;
@@ -66,11 +72,10 @@ final class CommitCopier {
         this.length = chain.top().driver().virtualSize();
         FormatDriver base = chain.base().driver();
         long cluster = base.describe().clusterSize();
-        this.baseCluster = cluster;
         this.granularity = cluster > 0 ? Math.min(Math.max(4096, cluster), 65536) : 65536;
+        this.baseCluster = cluster;
         boolean qcow2 = "qcow2".equals(base.formatName());
         Qcow2Header header = qcow2 ? Qcow2Header.parse(base.file()) : null;
-        this.subcluster = header != null ? header.subclusterSize() : cluster;
         this.zeroesUncounted = header == null || header.version() >= 3;
         this.rate = new JobRateLimit(rateBytesPerSecond);
         this.listener = listener;
@@ -80,18 +85,6 @@ final class CommitCopier {
     void run() {
         markDirty();
         Image view = chain.guestView();
-        if (baseCluster > granularity) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(MAX_IO_BYTES);
-            plan(step -> {
-                if (step.kind() == CommitStep.Kind.COPY) {
-                    buf.clear().limit((int) step.length());
-                    view.read(buf, step.offset());
-                    buf.flip();
-                }
-                execute(step, buf);
-            });
-            return;
-        }
         try (CommitReadAhead ahead = new CommitReadAhead(this::plan, view::read, READ_AHEAD_BUFFERS, MAX_IO_BYTES)) {
             for (CommitReadAhead.Ready r = ahead.next(); r != null; r = ahead.next()) {
                 execute(r.step(), r.data());
@@ -152,7 +145,7 @@ final class CommitCopier {
     }
 
     /** The mirror iterations over the dirty chunks, as steps handed to {@code out} in order. */
-    private void plan(Consumer<CommitStep> out) {
+    private void plan(CommitReadAhead.Sink out) {
         long chunks = chunkCount();
         long next = dirty.nextSetBit(0);
         while (next >= 0 && next < chunks) {
@@ -166,11 +159,14 @@ final class CommitCopier {
     }
 
     /** One mirror_iteration over {@code nbChunks} dirty chunks from {@code offset}. */
-    private void iterate(long offset, long nbChunks, Consumer<CommitStep> out) {
+    private void iterate(long offset, long nbChunks, CommitReadAhead.Sink out) {
         Image view = chain.guestView();
         long remainingChunks = nbChunks;
         long pos = offset;
         while (remainingChunks > 0 && pos < length) {
+            if (pos < sharedClusterEnd) {
+                out.awaitWritten();
+            }
             Extent st = view.blockStatusAt(pos, Math.min(remainingChunks * granularity, length - pos));
             long io = st.length();
             if (st.data()) {
@@ -180,7 +176,7 @@ final class CommitCopier {
             boolean copy = true;
             if (io < granularity) {
                 io = granularity;
-            } else if (!st.data() && (subcluster == 0 || (pos % subcluster == 0 && io % subcluster == 0))) {
+            } else if (!st.data() && (baseCluster == 0 || (pos % baseCluster == 0 && io % baseCluster == 0))) {
                 copy = false;
             }
             io = Math.min(io, length - pos);
@@ -191,31 +187,20 @@ final class CommitCopier {
             float total = done + still;
             float progress = total == 0 ? 0f : done / total * 100f;
             if (copy) {
-                copySteps(pos, io, progress, counted, out);
+                for (long at = pos; at < pos + io; ) {
+                    long n = Math.min(pos + io - at, MAX_IO_BYTES);
+                    boolean last = at + n == pos + io;
+                    out.accept(new CommitStep(CommitStep.Kind.COPY, at, n, last, progress, counted));
+                    at += n;
+                }
             } else {
                 CommitStep.Kind kind = st.zero() ? CommitStep.Kind.ZERO : CommitStep.Kind.DISCARD;
                 out.accept(new CommitStep(kind, pos, io, true, progress, counted));
             }
             pos += io;
-        }
-    }
-
-    /**
-     * The copy of {@code [pos, pos + io)}, widened to the base's clusters when they exceed G
-     * (mirror_cow_align), cut into read-buffer pieces; the last piece reports.
-     */
-    private void copySteps(long pos, long io, float progress, long counted, Consumer<CommitStep> out) {
-        long from = pos;
-        long to = pos + io;
-        if (baseCluster > granularity) {
-            from = pos - pos % baseCluster;
-            to = Math.min(length, (to + baseCluster - 1) / baseCluster * baseCluster);
-        }
-        for (long at = from; at < to; ) {
-            long n = Math.min(to - at, MAX_IO_BYTES);
-            boolean last = at + n == to;
-            out.accept(new CommitStep(CommitStep.Kind.COPY, at, n, last, progress, counted));
-            at += n;
+            if (baseCluster > granularity) {
+                sharedClusterEnd = (pos + baseCluster - 1) / baseCluster * baseCluster;
+            }
         }
     }
 }

@@ -18,9 +18,11 @@ package dev.strata.engine.ops.commit;
  *
  * The planner runs ahead of the writes: it may ask block status of, and read, a range while
  * earlier ranges are being written into the base. The copy never writes a byte that the guest
- * view does not already show there, and the ranges of different steps are disjoint whole base
- * clusters (the caller runs sequentially where a copy is widened to base clusters larger than
- * its chunks), so what the planner sees does not depend on how far the writes have got.
+ * view does not already show there, and the ranges of different steps are disjoint, so what the
+ * planner reads does not depend on how far the writes have got. Block status can: a write into
+ * part of a base (sub)cluster allocates all of it. Where the next step lies in a (sub)cluster an
+ * earlier step wrote, the planner first waits for every step handed out to be written
+ * (Sink.awaitWritten), and so sees what a copy one step at a time would see.
  */
 
 import dev.strata.engine.StrataException;
@@ -30,7 +32,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Consumer;
 
 /** Plans and reads a commit copy on a helper thread while the caller writes it. */
 final class CommitReadAhead implements Closeable {
@@ -39,7 +40,16 @@ final class CommitReadAhead implements Closeable {
     @FunctionalInterface
     interface Planner {
         /** Hands every step, in order, to {@code out}; returns when the plan is complete. */
-        void plan(Consumer<CommitStep> out);
+        void plan(Sink out);
+    }
+
+    /** Where a planner hands its steps. */
+    interface Sink {
+        /** Takes the next step (for a COPY, its data is read before this returns). */
+        void accept(CommitStep step);
+
+        /** Returns once every step accepted so far has been written into the base. */
+        void awaitWritten();
     }
 
     /** Reads {@code dst.remaining()} bytes of the guest view at {@code offset} into {@code dst}. */
@@ -68,6 +78,8 @@ final class CommitReadAhead implements Closeable {
     private final ArrayDeque<Ready> ready = new ArrayDeque<>();
     private final Thread helper;
     private int allocated;
+    private long handed;
+    private long written;
     private boolean planned;
     private boolean stopped;
     private Throwable failure;
@@ -92,7 +104,17 @@ final class CommitReadAhead implements Closeable {
     private void runPlanner(Planner planner) {
         Throwable failed = null;
         try {
-            planner.plan(this::fill);
+            planner.plan(new Sink() {
+                @Override
+                public void accept(CommitStep step) {
+                    fill(step);
+                }
+
+                @Override
+                public void awaitWritten() {
+                    waitWritten();
+                }
+            });
         } catch (Stopped e) {
             return;
         } catch (RuntimeException | Error e) {
@@ -123,7 +145,22 @@ final class CommitReadAhead implements Closeable {
                 throw new Stopped();
             }
             ready.add(new Ready(step, data));
+            handed++;
             changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void waitWritten() {
+        lock.lock();
+        try {
+            while (!stopped && written < handed) {
+                changed.awaitUninterruptibly();
+            }
+            if (stopped) {
+                throw new Stopped();
+            }
         } finally {
             lock.unlock();
         }
@@ -175,14 +212,17 @@ final class CommitReadAhead implements Closeable {
         }
     }
 
-    /** Gives back the buffer of a step returned by {@link #next} once its data was written. */
+    /**
+     * Reports a step returned by {@link #next} as written into the base (every step, in the
+     * order next returned them) and gives its buffer back.
+     */
     void release(Ready done) {
-        if (done.data() == null) {
-            return;
-        }
         lock.lock();
         try {
-            free.add(done.data());
+            if (done.data() != null) {
+                free.add(done.data());
+            }
+            written++;
             changed.signalAll();
         } finally {
             lock.unlock();

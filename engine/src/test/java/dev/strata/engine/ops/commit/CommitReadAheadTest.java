@@ -20,8 +20,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The commit copy's read-ahead pipeline: steps come out in plan order with their own data while
- * buffers are reused, failures of the planner or of a read come after the steps planned before
- * them, and close() stops a helper that waits for a buffer.
+ * buffers are reused, the planner's barrier waits for every step handed out to be written,
+ * failures of the planner or of a read come after the steps planned before them, and close()
+ * stops a helper that waits for a buffer or for the writes.
  */
 class CommitReadAheadTest {
     private static final int BUFFER = 4096;
@@ -69,7 +70,7 @@ class CommitReadAheadTest {
     void stepsComeInPlanOrderWithTheirOwnData() {
         List<CommitStep> plan = mixedPlan();
         List<CommitStep> seen = new ArrayList<>();
-        try (CommitReadAhead ahead = new CommitReadAhead(out -> plan.forEach(out), CommitReadAheadTest::fillPattern,
+        try (CommitReadAhead ahead = new CommitReadAhead(out -> plan.forEach(out::accept), CommitReadAheadTest::fillPattern,
                 3, BUFFER)) {
             for (CommitReadAhead.Ready r = ahead.next(); r != null; r = ahead.next()) {
                 CommitStep step = r.step();
@@ -172,6 +173,45 @@ class CommitReadAheadTest {
         ahead.close();
         assertTrue(plannerEnded.get(), "close() returns once the planner has ended");
         assertEquals(2, reads.get(), "no read without a free buffer");
+    }
+
+    @Test
+    void awaitWrittenReturnsOnceEveryStepHandedOutWasReleased() {
+        AtomicInteger released = new AtomicInteger();
+        List<Integer> releasedAtBarrier = new ArrayList<>();
+        try (CommitReadAhead ahead = new CommitReadAhead(out -> {
+            for (int round = 1; round <= 3; round++) {
+                for (int i = 0; i < 5; i++) {
+                    out.accept(copy(round * 1000L + i, 10, true));
+                    out.accept(new CommitStep(CommitStep.Kind.ZERO, round * 1000L + 500 + i, 1, true, 0f, 0));
+                }
+                out.awaitWritten();
+                releasedAtBarrier.add(released.get());
+            }
+        }, CommitReadAheadTest::fillPattern, 8, BUFFER)) {
+            for (CommitReadAhead.Ready r = ahead.next(); r != null; r = ahead.next()) {
+                released.incrementAndGet();
+                ahead.release(r);
+            }
+        }
+        assertEquals(List.of(10, 20, 30), releasedAtBarrier);
+    }
+
+    @Test
+    void closeStopsAHelperWaitingForTheWrites() {
+        AtomicBoolean plannerEnded = new AtomicBoolean();
+        CommitReadAhead ahead = new CommitReadAhead(out -> {
+            try {
+                out.accept(copy(0, 1, true));
+                out.awaitWritten();
+                out.accept(copy(1, 1, true));
+            } finally {
+                plannerEnded.set(true);
+            }
+        }, CommitReadAheadTest::fillPattern, 4, BUFFER);
+        assertTrue(ahead.next() != null);
+        ahead.close();
+        assertTrue(plannerEnded.get(), "close() returns once the planner has ended");
     }
 
     @Test
