@@ -25,9 +25,6 @@ package dev.strata.engine.ops.amend;
  */
 
 import dev.strata.engine.StrataException;
-import dev.strata.engine.format.BackingReader;
-import dev.strata.engine.format.FormatDriver;
-import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.Preallocation;
 import dev.strata.engine.format.qcow2.Qcow2AmendProgress;
@@ -42,11 +39,11 @@ import dev.strata.engine.image.Layer;
 import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.ops.create.CreateOptions;
 import dev.strata.engine.ops.info.ImageSource;
+import dev.strata.engine.ops.resize.ResizeOp;
 import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.FileStorage;
 import dev.strata.engine.storage.Storage;
 
-import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -170,33 +167,8 @@ public final class AmendOp implements AutoCloseable {
      */
     private void resizeTop(long newSize) {
         List<Layer> layers = image.layers();
-        FormatDriver top = layers.get(0).driver();
-        LayerWriter writer = top.writer().orElseThrow();
-        long current = top.virtualSize();
-        writer.resize(newSize, Preallocation.OFF);
-        if (layers.size() > 1 && newSize > current) {
-            Image below = new ImageChain(layers.subList(1, layers.size()));
-            if (below.size() > current) {
-                ((Qcow2Driver) top).persistentBitmaps().untracked(() ->
-                        writer.writeZeroes(current, newSize - current, false, zerosPastEnd(below)));
-            }
-        }
-        writer.flush();
-    }
-
-    /** The backing chain's bytes for copy-on-write; zeros past its end. */
-    private static BackingReader zerosPastEnd(Image below) {
-        return (dst, offset) -> {
-            int inside = (int) Math.max(0, Math.min(dst.remaining(), below.size() - offset));
-            if (inside > 0) {
-                ByteBuffer part = dst.slice(dst.position(), inside);
-                below.read(part, offset);
-                dst.position(dst.position() + inside);
-            }
-            while (dst.hasRemaining()) {
-                dst.put((byte) 0);
-            }
-        };
+        Image below = layers.size() > 1 ? new ImageChain(layers.subList(1, layers.size())) : null;
+        ResizeOp.truncate(layers.get(0).driver(), below, newSize, Preallocation.OFF);
     }
 
     /** qemu_opts_do_parse against the amend list; on failure, the create list decides the hint. */

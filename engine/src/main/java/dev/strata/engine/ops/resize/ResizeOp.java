@@ -98,20 +98,7 @@ public final class ResizeOp {
                 // file-posix refuses the mode before it touches the file
                 throw StrataException.unsupported("Unsupported preallocation mode: metadata");
             }
-            LayerWriter writer = driver.writer().orElseThrow(() -> new StrataException(ErrorKind.ENOTSUP,
-                    "Image format driver does not support resize"));
-            writer.resize(total, prealloc);
-            if (below != null && total > current && below.size() > current) {
-                // the driver zeroes the new range itself: no dirty bitmap sees it
-                Image backing = below;
-                Runnable zero = () -> writer.writeZeroes(current, total - current, false, reader(backing));
-                if (driver instanceof Qcow2Driver q) {
-                    q.persistentBitmaps().untracked(zero);
-                } else {
-                    zero.run();
-                }
-            }
-            writer.flush();
+            truncate(driver, below, total, prealloc);
             return new Resized(current, total);
         } finally {
             driver.close();
@@ -119,6 +106,30 @@ public final class ResizeOp {
                 below.close();
             }
         }
+    }
+
+    /**
+     * blk_truncate of an open image's top layer {@code top}: the writer's resize, then, when the
+     * image grows over a backing chain {@code below} (null: none) longer than its old size, the
+     * new range zeroed inside the driver (no dirty bitmap marks it; a partial cluster keeps the
+     * backing bytes, zeros past the backing's end); then flushed.
+     *
+     * @throws StrataException ENOTSUP when the format cannot resize, else the writer's errors
+     */
+    public static void truncate(FormatDriver top, Image below, long newSize, Preallocation prealloc) {
+        LayerWriter writer = top.writer().orElseThrow(() -> new StrataException(ErrorKind.ENOTSUP,
+                "Image format driver does not support resize"));
+        long current = top.virtualSize();
+        writer.resize(newSize, prealloc);
+        if (below != null && newSize > current && below.size() > current) {
+            Runnable zero = () -> writer.writeZeroes(current, newSize - current, false, reader(below));
+            if (top instanceof Qcow2Driver q) {
+                q.persistentBitmaps().untracked(zero);
+            } else {
+                zero.run();
+            }
+        }
+        writer.flush();
     }
 
     /**
