@@ -41,7 +41,7 @@ import java.util.function.LongConsumer;
 /** Internal snapshots of one qcow2 image file, changed as qemu changes them. */
 public final class Qcow2SnapshotStore {
     /** Size of the extra data qemu 7.2 writes: vm_state_size_large, disk_size, icount. */
-    private static final int EXTRA_DATA = 24;
+    private static final int EXTRA_DATA = Qcow2SnapshotTable.KNOWN_EXTRA_DATA;
     private static final int HEADER_NB_SNAPSHOTS = 60;
     private static final int HEADER_L1 = 36;
 
@@ -327,31 +327,14 @@ public final class Qcow2SnapshotStore {
         }
         long offset = refcounts.allocate(size);
         barrier.run();
-        ByteBuffer table = ByteBuffer.allocate((int) size);
-        int at = 0;
+        long at = 0;
         for (Snapshot s : snapshots) {
-            at = (at + 7) & ~7;
-            int start = at;
-            table.putLong(at, s.l1Offset());
-            table.putInt(at + 8, (int) s.l1Size());
-            table.putShort(at + 12, (short) s.id().length);
-            table.putShort(at + 14, (short) s.name().length);
-            table.putInt(at + 16, (int) s.dateSec());
-            table.putInt(at + 20, (int) s.dateNsec());
-            table.putLong(at + 24, s.vmClockNsec());
-            table.putInt(at + 32, Long.compareUnsigned(s.vmStateSize(), 0xffffffffL) <= 0 ? (int) s.vmStateSize() : 0);
-            table.putInt(at + 36, EXTRA_DATA + s.unknownExtra().length);
-            table.putLong(at + 40, s.vmStateSize());
-            table.putLong(at + 48, s.diskSize());
-            table.putLong(at + 56, s.icount());
-            at += Qcow2Header.SNAPSHOT_HEADER_SIZE + EXTRA_DATA;
-            table.put(at, s.unknownExtra());
-            at += s.unknownExtra().length;
-            table.put(at, s.id());
-            at += s.id().length;
-            table.put(at, s.name());
-            at += s.name().length;
-            file.write(ByteBuffer.wrap(table.array(), start, at - start), offset + start);
+            at = (at + 7) & ~7L;
+            ByteBuffer entry = Qcow2SnapshotTable.encodeEntry(s.l1Offset(), s.l1Size(), s.id(), s.name(), s.dateSec(),
+                    s.dateNsec(), s.vmClockNsec(), s.vmStateSize(), s.diskSize(), s.icount(), s.unknownExtra());
+            int length = entry.capacity();
+            file.write(entry, offset + at);
+            at += length;
         }
         barrier.run();
         ByteBuffer pointer = ByteBuffer.allocate(12);

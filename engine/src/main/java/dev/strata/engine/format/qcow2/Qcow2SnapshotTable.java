@@ -30,8 +30,41 @@ public record Qcow2SnapshotTable(long offset, List<Entry> entries, long size) {
     /** qemu's limit on the size of the whole table. */
     public static final long MAX_TABLE_SIZE = 1024L * Qcow2Header.MAX_SNAPSHOTS;
 
+    /** Extra data qemu 7.2 knows and always writes: 64-bit VM state size, disk size, icount. */
+    public static final int KNOWN_EXTRA_DATA = 24;
+
     public Qcow2SnapshotTable {
         entries = List.copyOf(entries);
+    }
+
+    /**
+     * One entry as qcow2_write_snapshots encodes it, without the alignment padding before it:
+     * the fixed header (a VM state size that does not fit 32 bits is 0 there, for older
+     * readers), the {@link #KNOWN_EXTRA_DATA known extra data}, then {@code unknownExtra} (the
+     * stored extra data beyond the known part, kept), the id and the name.
+     */
+    public static ByteBuffer encodeEntry(long l1Offset, long l1Size, byte[] id, byte[] name, long dateSec,
+                                                  long dateNsec, long vmClockNsec, long vmStateSize, long diskSize,
+                                                  long icount, byte[] unknownExtra) {
+        int header = Qcow2Header.SNAPSHOT_HEADER_SIZE;
+        int extra = KNOWN_EXTRA_DATA + unknownExtra.length;
+        ByteBuffer e = ByteBuffer.allocate(header + extra + id.length + name.length);
+        e.putLong(0, l1Offset);
+        e.putInt(8, (int) l1Size);
+        e.putShort(12, (short) id.length);
+        e.putShort(14, (short) name.length);
+        e.putInt(16, (int) dateSec);
+        e.putInt(20, (int) dateNsec);
+        e.putLong(24, vmClockNsec);
+        e.putInt(32, Long.compareUnsigned(vmStateSize, 0xffffffffL) <= 0 ? (int) vmStateSize : 0);
+        e.putInt(36, extra);
+        e.putLong(header, vmStateSize);
+        e.putLong(header + 8, diskSize);
+        e.putLong(header + 16, icount);
+        e.put(header + KNOWN_EXTRA_DATA, unknownExtra);
+        e.put(header + extra, id);
+        e.put(header + extra + id.length, name);
+        return e;
     }
 
     /**

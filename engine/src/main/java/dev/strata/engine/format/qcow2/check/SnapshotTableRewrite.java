@@ -39,6 +39,7 @@ import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -230,26 +231,10 @@ final class SnapshotTableRewrite {
         long at = tableOffset;
         for (CheckedSnapshot s : table.snapshots()) {
             at = (at + 7) & ~7L;
-            int extra = Math.max(KNOWN, s.extraData().length);
-            ByteBuffer e = ByteBuffer.allocate(HEADER + extra + s.id().length + s.name().length);
-            e.putLong(0, s.l1TableOffset());
-            e.putInt(8, (int) s.l1Size());
-            e.putShort(12, (short) s.id().length);
-            e.putShort(14, (short) s.name().length);
-            e.putInt(16, (int) s.dateSec());
-            e.putInt(20, (int) s.dateNsec());
-            e.putLong(24, s.vmClockNsec());
-            // a VM state that does not fit 32 bits is 0 here, for older readers
-            e.putInt(32, Long.compareUnsigned(s.vmStateSize(), 0xffffffffL) <= 0 ? (int) s.vmStateSize() : 0);
-            e.putInt(36, extra);
-            e.putLong(HEADER, s.vmStateSize());
-            e.putLong(HEADER + 8, s.diskSize());
-            e.putLong(HEADER + 16, s.icount());
-            if (s.extraData().length > KNOWN) {
-                e.put(HEADER + KNOWN, s.extraData(), KNOWN, s.extraData().length - KNOWN);
-            }
-            e.put(HEADER + extra, s.id());
-            e.put(HEADER + extra + s.id().length, s.name());
+            byte[] unknownExtra = s.extraData().length > KNOWN
+                    ? Arrays.copyOfRange(s.extraData(), KNOWN, s.extraData().length) : new byte[0];
+            ByteBuffer e = Qcow2SnapshotTable.encodeEntry(s.l1TableOffset(), s.l1Size(), s.id(), s.name(),
+                    s.dateSec(), s.dateNsec(), s.vmClockNsec(), s.vmStateSize(), s.diskSize(), s.icount(), unknownExtra);
             file.write(e, at);
             at += e.capacity();
         }

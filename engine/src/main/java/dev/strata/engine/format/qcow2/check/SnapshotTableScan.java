@@ -37,7 +37,7 @@ import java.util.List;
 /** The snapshot table as qemu-img check reads it. */
 final class SnapshotTableScan {
     /** Known extra data (vm_state_size_large, disk_size, icount): QCowSnapshotExtraData. */
-    static final int KNOWN_EXTRA_DATA = 24;
+    static final int KNOWN_EXTRA_DATA = Qcow2SnapshotTable.KNOWN_EXTRA_DATA;
     private static final int WINDOW = 64 * 1024;
     private static final int HEADER = Qcow2Header.SNAPSHOT_HEADER_SIZE;
 
