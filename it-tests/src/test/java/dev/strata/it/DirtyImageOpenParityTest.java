@@ -118,10 +118,6 @@ class DirtyImageOpenParityTest {
         return c.stream();
     }
 
-        all.addAll(List.of(args));
-        return all.toArray(String[]::new);
-    }
-
     /** stdout, stderr (the repair lines included) and exit code as qemu-img's; the same result. */
     @ParameterizedTest(name = "{0}: {1}")
     @MethodSource("cliCases")
