@@ -9,10 +9,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
+import static dev.strata.it.ImageRecipes.create;
+import static dev.strata.it.ImageRecipes.deleteTree;
+import static dev.strata.it.ImageRecipes.io;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -433,40 +435,11 @@ class AmendParityTest {
         io(b, "write -P 0x11 0 16M", "write -P 0x12 62M 4M", "write -P 0x13 100M 1M");
     }
 
-    private static void create(String path, String size, String... opts) {
-        List<String> args = new ArrayList<>(List.of("create", "-q", "-f", "qcow2"));
-        args.addAll(List.of(opts));
-        args.add(path);
-        args.add(size);
-        Tools.qemuImg(args.toArray(String[]::new)).orFail();
-    }
-
-    private static void io(String path, String... commands) {
-        List<String> args = new ArrayList<>();
-        for (String command : commands) {
-            args.add("-c");
-            args.add(command);
-        }
-        args.add(path);
-        Tools.qemuIo(args.toArray(String[]::new)).orFail();
-    }
-
     private static void copyTree(Path from, Path to) throws IOException {
         Files.createDirectories(to);
         try (Stream<Path> s = Files.list(from)) {
             for (Path p : s.toList()) {
                 Files.copy(p, to.resolve(p.getFileName()));
-            }
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
             }
         }
     }

@@ -10,10 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
+import static dev.strata.it.ImageRecipes.create;
+import static dev.strata.it.ImageRecipes.deleteTree;
+import static dev.strata.it.ImageRecipes.io;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -217,39 +219,10 @@ class RebaseParityTest {
         return TEMPLATE.resolve("img").resolve(name).toString();
     }
 
-    private static void create(String path, String size, String... options) {
-        List<String> a = new ArrayList<>(List.of("create", "-q", "-f", "qcow2"));
-        a.addAll(List.of(options));
-        a.add(path);
-        a.add(size);
-        Tools.qemuImg(a.toArray(String[]::new)).orFail();
-    }
-
-    private static void io(String path, String... commands) {
-        List<String> a = new ArrayList<>();
-        for (String cmd : commands) {
-            a.add("-c");
-            a.add(cmd);
-        }
-        a.add(path);
-        Tools.qemuIo(a.toArray(String[]::new)).orFail();
-    }
-
     private static void copyTree(Path from, Path to) throws IOException {
         try (Stream<Path> paths = Files.walk(from)) {
             for (Path p : paths.sorted().toList()) {
                 Files.copy(p, to.resolve(from.relativize(p)));
-            }
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
             }
         }
     }

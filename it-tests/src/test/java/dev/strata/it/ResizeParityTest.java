@@ -8,10 +8,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
+import static dev.strata.it.ImageRecipes.deleteTree;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -225,16 +225,5 @@ class ResizeParityTest {
         Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", "compat=0.10", v2snap, "4M").orFail();
         Tools.qemuIo("-c", "write -P 0x93 0 1M", v2snap).orFail();
         Tools.qemuImg("snapshot", "-c", "s1", v2snap).orFail();
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 }
