@@ -18,6 +18,7 @@ package dev.strata.engine.ops.bench;
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.image.Image;
+import dev.strata.engine.storage.IoBuffers;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -95,7 +96,7 @@ public final class BenchOperation {
     }
 
     private void work() {
-        ByteBuffer buf = ByteBuffer.allocateDirect(Math.max(s.bufferSize(), 1));
+        ByteBuffer buf = IoBuffers.allocate(Math.max(s.bufferSize(), 1));
         if (s.write()) {
             byte p = (byte) s.pattern();
             for (int i = 0; i < buf.capacity(); i++) {

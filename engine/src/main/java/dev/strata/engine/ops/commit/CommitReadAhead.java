@@ -26,6 +26,7 @@ package dev.strata.engine.ops.commit;
  */
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.storage.IoBuffers;
 
 import java.io.Closeable;
 import java.nio.ByteBuffer;
@@ -182,7 +183,7 @@ final class CommitReadAhead implements Closeable {
         } finally {
             lock.unlock();
         }
-        return ByteBuffer.allocateDirect(bufferSize);
+        return IoBuffers.allocate(bufferSize);
     }
 
     /**

@@ -4,6 +4,7 @@ import dev.strata.engine.StrataException;
 import dev.strata.engine.image.Image;
 
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 /**
  * Writes one chunk of a convert into the target as qemu's convert_co_write does: data runs are
@@ -23,51 +24,71 @@ final class ChunkWriter {
         this.throttle = throttle;
     }
 
-    /** Writes chunk {@code [sector, sector+n)} whose bytes (for DATA) are in {@code buf}. */
-    void write(ByteBuffer buf, long sector, int n, ConvertChunker.Status status) {
-        try {
-            writeRuns(buf, sector, n, status);
-        } catch (StrataException e) {
-            throw new ConvertFailure(ConvertFailure.Stage.WRITE, sector * ZeroScan.SECTOR, e);
-        }
-    }
-
-    private void writeRuns(ByteBuffer buf, long sector, int n, ConvertChunker.Status status) {
+    /**
+     * Decides how chunk {@code [sector, sector+n)}, whose bytes (for DATA) are in {@code buf}, is
+     * written, and returns the writes. The zero detection runs here, on the calling thread, so
+     * that with in-order writes it happens in parallel, before the chunk's turn; the returned
+     * writes run in the turn and throw {@link ConvertFailure} when the target fails.
+     */
+    Runnable plan(ByteBuffer buf, long sector, int n, ConvertChunker.Status status) {
+        Runs runs = new Runs();
         int done = 0;
         while (done < n) {
             int left = n - done;
             int run = left;
-            long offset = (sector + done) * ZeroScan.SECTOR;
             boolean zero = status == ConvertChunker.Status.ZERO;
             if (status == ConvertChunker.Status.DATA) {
-                ByteBuffer part = buf.slice(done * ZeroScan.SECTOR, left * ZeroScan.SECTOR)
-                        .order(buf.order());
                 if (settings.compressed()) {
-                    if (settings.minSparseSectors() == 0 || !ZeroScan.isZero(part, 0, part.limit())) {
-                        writeCompressed(part, offset);
+                    if (settings.minSparseSectors() == 0
+                            || !ZeroScan.isZero(buf, done * ZeroScan.SECTOR, left * ZeroScan.SECTOR)) {
+                        runs.add(Runs.COMPRESSED, done, run);
                     } else {
                         zero = true;
                     }
                 } else if (settings.minSparseSectors() == 0) {
-                    throttle.admit(part.remaining());
-                    target.write(part, offset);
+                    runs.add(Runs.DATA, done, run);
                 } else {
+                    ByteBuffer part = buf.slice(done * ZeroScan.SECTOR, left * ZeroScan.SECTOR)
+                            .order(buf.order());
                     ZeroScan.Run r = ZeroScan.dataRun(part, left, sector + done, settings.minSparseSectors(),
                             settings.alignmentSectors());
                     run = r.sectors();
                     if (r.data()) {
-                        throttle.admit((long) run * ZeroScan.SECTOR);
-                        target.write(part.limit(run * ZeroScan.SECTOR), offset);
+                        runs.add(Runs.DATA, done, run);
                     } else {
                         zero = true;
                     }
                 }
             }
             if (zero && !settings.hasZeroInit()) {
-                throttle.admit((long) run * ZeroScan.SECTOR);
-                target.writeZeroes(offset, (long) run * ZeroScan.SECTOR, true);
+                runs.add(Runs.ZEROES, done, run);
             }
             done += run;
+        }
+        return () -> write(buf, sector, runs);
+    }
+
+    private void write(ByteBuffer buf, long sector, Runs runs) {
+        try {
+            for (int i = 0; i < runs.count; i++) {
+                int from = runs.from[i];
+                int sectors = runs.sectors[i];
+                long offset = (sector + from) * ZeroScan.SECTOR;
+                long bytes = (long) sectors * ZeroScan.SECTOR;
+                switch (runs.kind[i]) {
+                    case Runs.DATA -> {
+                        throttle.admit(bytes);
+                        target.write(buf.slice(from * ZeroScan.SECTOR, (int) bytes), offset);
+                    }
+                    case Runs.COMPRESSED -> writeCompressed(buf.slice(from * ZeroScan.SECTOR, (int) bytes), offset);
+                    default -> {
+                        throttle.admit(bytes);
+                        target.writeZeroes(offset, bytes, true);
+                    }
+                }
+            }
+        } catch (StrataException e) {
+            throw new ConvertFailure(ConvertFailure.Stage.WRITE, sector * ZeroScan.SECTOR, e);
         }
     }
 
@@ -80,6 +101,30 @@ final class ChunkWriter {
             len = (int) Math.min(len, target.size() - at);
             throttle.admit(len);
             target.writeCompressed(part.slice(p, len), at);
+        }
+    }
+
+    /** The runs of one chunk to write, in order: kind, first sector (within the chunk), length. */
+    private static final class Runs {
+        static final byte DATA = 0;
+        static final byte COMPRESSED = 1;
+        static final byte ZEROES = 2;
+
+        byte[] kind = new byte[4];
+        int[] from = new int[4];
+        int[] sectors = new int[4];
+        int count;
+
+        void add(byte k, int first, int n) {
+            if (count == kind.length) {
+                kind = Arrays.copyOf(kind, count * 2);
+                from = Arrays.copyOf(from, count * 2);
+                sectors = Arrays.copyOf(sectors, count * 2);
+            }
+            kind[count] = k;
+            from[count] = first;
+            sectors[count] = n;
+            count++;
         }
     }
 }

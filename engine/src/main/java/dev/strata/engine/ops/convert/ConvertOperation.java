@@ -5,11 +5,9 @@ package dev.strata.engine.ops.convert;
  * threads in place of coroutines. Workers take the next chunk under one lock (the chunker is
  * sequential, like qemu's), then read, zero-scan and write in parallel. With in-order writes
  * (qemu's default), a worker waits until every chunk before its own has been written, so the
- * target is written front to back while reads run ahead; -W lifts the wait. A finished write
- * wakes only the worker whose chunk comes next (a condition per waiting chunk under a lock of
- * its own), not every waiting worker: with thousands of small chunks, waking all of them cost
- * more than the copy. Compressed targets
- * ignore the order: compression happens inside the write, and serialising it would serialise the
+ * target is written front to back while reads run ahead; -W lifts the wait. OrderedWrites does
+ * the hand-over: the thread that finishes a write also writes the chunks after it that are
+ * already read. Compressed targets ignore the order: compression happens inside the write, and serialising it would serialise the
  * compressor (qemu does exactly that; the resulting image differs only in where the compressed
  * clusters sit in the file).
  *
@@ -17,21 +15,18 @@ package dev.strata.engine.ops.convert;
  *
  * Like qemu, a first pass over the block status counts the sectors to write (for progress) before
  * anything is written, so a block status error stops the convert before the first write. With
- * -C, data chunks go to CopyOffload once their turn has come. A salvaging convert runs one worker,
+ * -C, data chunks go to CopyOffload in their turn, and are read only if that fails. A salvaging convert runs one worker,
  * so its warnings come in qemu's order: the status warnings of a chunk, then its read warnings.
  */
 
 import dev.strata.engine.StrataException;
 import dev.strata.engine.image.Image;
+import dev.strata.engine.storage.IoBuffers;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /** Copies concatenated sources into a target image as qemu-img convert does. */
 public final class ConvertOperation {
@@ -50,10 +45,8 @@ public final class ConvertOperation {
     private long allocatedDone;
     private volatile RuntimeException failure;
 
-    /** Guards writtenUpTo and waiting: the in-order hand-over from one write to the next. */
-    private final ReentrantLock turn = new ReentrantLock();
-    private final Map<Long, Condition> waiting = new HashMap<>();
-    private long writtenUpTo;
+    /** The in-order hand-over from one write to the next; null when writes need no order. */
+    private final OrderedWrites ordered;
 
     private ConvertOperation(List<Image> sources, Image target, ConvertSettings settings, ConvertProgress progress,
                              SalvageReport salvage) {
@@ -65,6 +58,7 @@ public final class ConvertOperation {
         this.salvage = salvage;
         this.throttle = settings.rateLimit() > 0 ? new WriteThrottle(settings.rateLimit()) : WriteThrottle.NONE;
         this.offload = settings.copyOffload() ? new CopyOffload(this.sources, target) : null;
+        this.ordered = settings.inOrder() && !settings.compressed() ? new OrderedWrites(this::fail) : null;
     }
 
     /** Total size of {@code sources} concatenated: the size of the target qemu-img creates. */
@@ -140,7 +134,7 @@ public final class ConvertOperation {
     }
 
     private void work() {
-        ByteBuffer buf = ByteBuffer.allocateDirect(settings.bufferSectors() * ZeroScan.SECTOR)
+        ByteBuffer buf = IoBuffers.allocate(settings.bufferSectors() * ZeroScan.SECTOR)
                 .order(ByteOrder.nativeOrder());
         ChunkWriter writer = new ChunkWriter(target, settings, throttle);
         while (true) {
@@ -171,32 +165,58 @@ public final class ConvertOperation {
                     }
                 }
             }
+            Runnable write;
             try {
-                if (status == ConvertChunker.Status.DATA && offload != null && offload.enabled()) {
-                    awaitTurn(sector);
-                    if (offload.copy(sector, n, buf)) {
-                        continue;
-                    }
-                }
-                buf.clear();
-                if (status == ConvertChunker.Status.DATA
-                        || (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO)) {
-                    buf.limit(n * ZeroScan.SECTOR);
-                }
-                if (status == ConvertChunker.Status.DATA) {
-                    read(buf, sector);
-                } else if (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO) {
-                    clear(buf);
-                    status = ConvertChunker.Status.DATA;
-                }
-                awaitTurn(sector);
-                writer.write(buf, sector, n, status);
+                write = prepare(buf, writer, sector, n, status);
             } catch (RuntimeException e) {
                 fail(e);
                 return;
-            } finally {
-                finished(sector, n);
             }
+            if (ordered != null) {
+                if (!ordered.submit(sector, n, write)) {
+                    return;
+                }
+            } else {
+                try {
+                    write.run();
+                } catch (RuntimeException e) {
+                    fail(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
+     * Does what chunk {@code [sector, sector+n)} needs before its turn to be written (reads a data
+     * chunk into {@code buf}, clears it for a zero chunk written as data) and returns its write.
+     * A data chunk that -C may offload is read only if offloading fails, in its turn, as qemu
+     * tries copy_range first.
+     */
+    private Runnable prepare(ByteBuffer buf, ChunkWriter writer, long sector, int n, ConvertChunker.Status status) {
+        boolean zeroAsData = settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO;
+        ConvertChunker.Status written = zeroAsData ? ConvertChunker.Status.DATA : status;
+        if (status == ConvertChunker.Status.DATA && offload != null && offload.enabled()) {
+            return () -> {
+                if (!offload.copy(sector, n, buf)) {
+                    fill(buf, sector, n, status);
+                    writer.plan(buf, sector, n, written).run();
+                }
+            };
+        }
+        fill(buf, sector, n, status);
+        return writer.plan(buf, sector, n, written);
+    }
+
+    /** Puts the bytes of a data chunk, or zeros for a zero chunk written as data, in {@code buf}. */
+    private void fill(ByteBuffer buf, long sector, int n, ConvertChunker.Status status) {
+        buf.clear();
+        if (status == ConvertChunker.Status.DATA) {
+            buf.limit(n * ZeroScan.SECTOR);
+            read(buf, sector);
+        } else if (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO) {
+            buf.limit(n * ZeroScan.SECTOR);
+            clear(buf);
         }
     }
 
@@ -217,64 +237,14 @@ public final class ConvertOperation {
         }
     }
 
-    /** With in-order writes, waits until every chunk before {@code sector} is written. */
-    private void awaitTurn(long sector) {
-        if (!settings.inOrder() || settings.compressed()) {
-            return;
-        }
-        turn.lock();
-        try {
-            if (writtenUpTo != sector && failure == null) {
-                Condition mine = turn.newCondition();
-                waiting.put(sector, mine);
-                try {
-                    while (writtenUpTo != sector && failure == null) {
-                        mine.await();
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw StrataException.io("interrupted while converting");
-                } finally {
-                    waiting.remove(sector);
-                }
-            }
-        } finally {
-            turn.unlock();
-        }
-        RuntimeException f = failure;
-        if (f != null) {
-            throw f;
-        }
-    }
-
-    private void finished(long sector, int n) {
-        turn.lock();
-        try {
-            if (writtenUpTo == sector) {
-                writtenUpTo = sector + n;
-                Condition next = waiting.get(writtenUpTo);
-                if (next != null) {
-                    next.signal();
-                }
-            }
-        } finally {
-            turn.unlock();
-        }
-    }
-
     private void fail(RuntimeException e) {
         synchronized (lock) {
             if (failure == null) {
                 failure = e;
             }
         }
-        turn.lock();
-        try {
-            for (Condition c : waiting.values()) {
-                c.signal();
-            }
-        } finally {
-            turn.unlock();
+        if (ordered != null) {
+            ordered.abort();
         }
     }
 }

@@ -10,6 +10,7 @@ package dev.strata.engine.ops.dd;
 
 import dev.strata.engine.StrataException;
 import dev.strata.engine.image.Image;
+import dev.strata.engine.storage.IoBuffers;
 
 import java.nio.ByteBuffer;
 
@@ -29,7 +30,7 @@ public final class DdOperation {
      */
     public static void copy(Image input, Image output, DdGeometry geometry) {
         long length = geometry.inputEnd() - geometry.inputStart();
-        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(CHUNK, Math.max(length, 1)));
+        ByteBuffer buf = IoBuffers.allocate((int) Math.min(CHUNK, Math.max(length, 1)));
         long done = 0;
         while (done < length) {
             int n = (int) Math.min(buf.capacity(), length - done);

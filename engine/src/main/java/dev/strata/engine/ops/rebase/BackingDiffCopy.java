@@ -33,6 +33,7 @@ import dev.strata.engine.image.Image;
 import dev.strata.engine.image.ImageChain;
 import dev.strata.engine.image.Layer;
 import dev.strata.engine.storage.Zeros;
+import dev.strata.engine.storage.IoBuffers;
 
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -90,8 +91,8 @@ final class BackingDiffCopy {
         BackingReader below = oldBacking == null ? BackingReader.NONE : zeroPadded(oldBacking);
         // The image as reads see it while the loop runs; its layers are owned by the caller.
         ZeroWriteSplit zeros = new ZeroWriteSplit(writer, new ImageChain(chain), zeroUnit, below);
-        ByteBuffer bufOld = ByteBuffer.allocateDirect(STEP);
-        ByteBuffer bufNew = ByteBuffer.allocateDirect(STEP);
+        ByteBuffer bufOld = IoBuffers.allocate(STEP);
+        ByteBuffer bufNew = IoBuffers.allocate(STEP);
         ExecutorService newReader = newBacking == null ? null : Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "rebase-new-backing-reader");
             t.setDaemon(true);

@@ -1,0 +1,135 @@
+package dev.strata.engine.ops.convert;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class OrderedWritesTest {
+    /** Chunk i covers sectors [8i, 8i+8). */
+    private static final int N = 8;
+
+    @Test
+    void writesRunOnceEachInSectorOrderWhateverOrderTheyArriveIn() throws Exception {
+        int chunks = 2000;
+        // Threads take chunks in order, as convert's workers do, and "read" them for a random
+        // while, so submissions arrive out of order.
+        int[] readNanos = new java.util.Random(42).ints(chunks, 0, 200_000).toArray();
+        List<Long> written = new CopyOnWriteArrayList<>();
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger overlaps = new AtomicInteger();
+        OrderedWrites writes = new OrderedWrites(e -> {
+            throw new AssertionError("no write fails here", e);
+        });
+        AtomicInteger next = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                results.add(pool.submit(() -> {
+                    boolean all = true;
+                    for (int k; (k = next.getAndIncrement()) < chunks; ) {
+                        long sector = (long) k * N;
+                        java.util.concurrent.locks.LockSupport.parkNanos(readNanos[k]);
+                        all &= writes.submit(sector, N, () -> {
+                            if (running.incrementAndGet() != 1) {
+                                overlaps.incrementAndGet();
+                            }
+                            written.add(sector);
+                            running.decrementAndGet();
+                        });
+                    }
+                    return all;
+                }));
+            }
+            for (Future<Boolean> r : results) {
+                assertTrue(r.get(30, TimeUnit.SECONDS), "every submit reports its write done");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(0, overlaps.get(), "two writes ran at once");
+        assertEquals(chunks, written.size());
+        for (int i = 0; i < chunks; i++) {
+            assertEquals((long) i * N, written.get(i), "write " + i + " out of order");
+        }
+    }
+
+    @Test
+    void aSubmitterReturnsOnlyOnceItsWriteHasRun() throws Exception {
+        OrderedWrites writes = new OrderedWrites(e -> {
+        });
+        AtomicReference<Boolean> laterRan = new AtomicReference<>(false);
+        CountDownLatch laterReturned = new CountDownLatch(1);
+        Thread later = new Thread(() -> {
+            writes.submit(N, N, () -> laterRan.set(true));
+            laterReturned.countDown();
+        });
+        later.start();
+        assertFalse(laterReturned.await(200, TimeUnit.MILLISECONDS), "chunk 1 returned before chunk 0 was written");
+        assertFalse(laterRan.get());
+        assertTrue(writes.submit(0, N, () -> {
+        }));
+        assertTrue(laterReturned.await(10, TimeUnit.SECONDS));
+        assertTrue(laterRan.get(), "the writer of chunk 0 went on to write the waiting chunk 1");
+        later.join();
+    }
+
+    @Test
+    void aFailedWriteIsReportedOnceAndNothingAfterItIsWritten() throws Exception {
+        RuntimeException boom = new IllegalStateException("boom");
+        List<RuntimeException> reported = new CopyOnWriteArrayList<>();
+        AtomicReference<OrderedWrites> ref = new AtomicReference<>();
+        OrderedWrites writes = new OrderedWrites(e -> {
+            reported.add(e);
+            ref.get().abort();
+        });
+        ref.set(writes);
+        List<Long> written = new CopyOnWriteArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<Boolean>> later = new ArrayList<>();
+            for (int i = 2; i < 6; i++) {
+                long sector = (long) i * N;
+                later.add(pool.submit(() -> writes.submit(sector, N, () -> written.add(sector))));
+            }
+            Thread.sleep(100);
+            assertTrue(writes.submit(0, N, () -> written.add(0L)));
+            assertFalse(writes.submit(N, N, () -> {
+                throw boom;
+            }));
+            for (Future<Boolean> f : later) {
+                assertFalse(f.get(10, TimeUnit.SECONDS), "a chunk after the failed one reported written");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(List.of(0L), written);
+        assertEquals(1, reported.size());
+        assertSame(boom, reported.get(0));
+    }
+
+    @Test
+    void afterAbortNewSubmissionsReturnWithoutWriting() {
+        OrderedWrites writes = new OrderedWrites(e -> {
+        });
+        writes.abort();
+        AtomicInteger ran = new AtomicInteger();
+        assertFalse(writes.submit(0, N, ran::incrementAndGet));
+        assertFalse(writes.submit(N, N, ran::incrementAndGet));
+        assertEquals(0, ran.get());
+    }
+}
