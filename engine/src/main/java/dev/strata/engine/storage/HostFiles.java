@@ -11,7 +11,8 @@ import com.kenai.jffi.Library;
 import com.kenai.jffi.Type;
 
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * The few libc calls Java NIO lacks: {@code lseek} with {@code SEEK_DATA}/{@code SEEK_HOLE}
@@ -51,7 +52,18 @@ final class HostFiles {
                         Function fstat, CallContext fallocateContext, long fallocateAddress, Function fcntl) {
     }
 
-    private static final CompletableFuture<LibC> LIBC = CompletableFuture.supplyAsync(HostFiles::bind);
+    /**
+     * The binding, run on a thread of its own as soon as the class is touched: a plain thread
+     * rather than CompletableFuture's common pool, whose set-up alone cost a few milliseconds of
+     * the main thread's start-up.
+     */
+    private static final FutureTask<LibC> LIBC = new FutureTask<>(HostFiles::bind);
+
+    static {
+        Thread binder = new Thread(LIBC, "strata-libc-bind");
+        binder.setDaemon(true);
+        binder.start();
+    }
 
     private HostFiles() {
     }
@@ -87,7 +99,23 @@ final class HostFiles {
     }
 
     private static LibC libc() {
-        return LIBC.join();
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return LIBC.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    // bind() catches what it expects; anything else is a bug worth seeing.
+                    throw new IllegalStateException("binding libc failed", e.getCause());
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**
