@@ -2,14 +2,11 @@ package dev.strata.cli;
 
 import dev.strata.engine.format.FormatRegistry;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 
 /**
  * strata-img's {@code --help} and {@code --version}: qemu-img's help text adapted to what
@@ -43,19 +40,7 @@ public final class HelpText {
 
     /** Our version, from the build. */
     public static String version() {
-        try (InputStream in = HelpText.class.getResourceAsStream("version.properties")) {
-            if (in != null) {
-                Properties p = new Properties();
-                p.load(in);
-                String v = p.getProperty("version");
-                if (v != null && !v.startsWith("$")) {
-                    return v;
-                }
-            }
-        } catch (IOException e) {
-            // Fall through to the unknown version.
-        }
-        return "unknown";
+        return BuildData.load().version();
     }
 
     /** The -V/--version text. */

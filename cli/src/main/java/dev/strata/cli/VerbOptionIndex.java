@@ -1,15 +1,7 @@
 package dev.strata.cli;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -17,12 +9,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The option tables of all verbs, taken from their annotations at build time and kept in the
- * CLI jar as the resource {@value #RESOURCE} (next to this class), so that a command reads a
- * few lines of text instead of reflecting over annotations (see {@link VerbOptionTable}).
+ * The option tables of all verbs, taken from their annotations at build time and compiled into
+ * the CLI jar ({@link BuildData#verbOptionIndex}), so that a command parses a few lines of text
+ * instead of reflecting over annotations (see {@link VerbOptionTable}).
  *
- * <p>The build writes it in {@code process-classes} ({@code cli/pom.xml} runs {@link #main}
- * with the path to write). Format, one record per line, words separated by one space:
+ * <p>Format, one record per line, words separated by one space:
  * <pre>
  * verb CLASS
  * option FIELD FLAG|VALUE|LIST LONGEST-NAME NAME...
@@ -32,9 +23,6 @@ import java.util.Map;
  * options are listed in picocli's order.
  */
 public final class VerbOptionIndex {
-    /** Name of the index resource, relative to this class's package. */
-    static final String RESOURCE = "verb-options.idx";
-
     private VerbOptionIndex() {
     }
 
@@ -49,14 +37,8 @@ public final class VerbOptionIndex {
     }
 
     private static Map<String, VerbOptionTable> load() {
-        try (InputStream in = VerbOptionIndex.class.getResourceAsStream(RESOURCE)) {
-            if (in == null) {
-                return Map.of();
-            }
-            return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        String text = BuildData.load().verbOptionIndex();
+        return text.isEmpty() ? Map.of() : parse(text);
     }
 
     /** Parses index text as {@link #render} writes it. */
@@ -84,7 +66,7 @@ public final class VerbOptionIndex {
                     operands = w[1];
                     list = w[2].equals("list");
                 }
-                default -> throw new IllegalStateException("bad line in " + RESOURCE + ": " + line);
+                default -> throw new IllegalStateException("bad line in the verb option index: " + line);
             }
         }
         if (verb != null) {
@@ -122,19 +104,5 @@ public final class VerbOptionIndex {
             tables.add(VerbOptionTable.fromAnnotations(Verbs.create(name, ctx)));
         }
         return tables;
-    }
-
-    /**
-     * Build step: writes the index of every registered verb to the file {@code args[0]}
-     * (left untouched when its content would not change, so the jar stays up to date).
-     */
-    public static void main(String[] args) throws IOException {
-        Path out = Path.of(args[0]);
-        String text = render(fromAnnotations());
-        if (Files.exists(out) && Files.readString(out, StandardCharsets.UTF_8).equals(text)) {
-            return;
-        }
-        Files.createDirectories(out.getParent());
-        Files.writeString(out, text, StandardCharsets.UTF_8);
     }
 }

@@ -17,7 +17,7 @@ import java.util.List;
  * strata-img command (the first annotation read spins JDK proxy classes, picocli's model then
  * scans every jar on the class path for resources; together more than the rest of the verb's
  * start-up). So the table is taken from annotations once, at build time, by
- * {@link VerbOptionIndex}, which writes every verb's table into a resource of the CLI jar;
+ * {@link VerbOptionIndex}, which the build compiles into the CLI jar ({@link BuildData});
  * {@link #of} reads that index and falls back to the annotations only when the index does not
  * know the class (a build that skipped {@code process-classes}, such as an IDE's). Values are
  * stored into the fields with plain reflection, exactly as picocli's setters did: a flag gets

@@ -2,21 +2,19 @@ package dev.strata.cli;
 
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 /**
- * The build-time index of verb options (written in {@code process-classes}) says exactly what the
+ * The build-time index of verb options (generated in {@code process-classes}) says exactly what the
  * picocli annotations say, for every registered verb; and every registered name builds its verb.
  */
 class VerbOptionIndexTest {
@@ -24,12 +22,9 @@ class VerbOptionIndexTest {
     private static final CliContext CTX = new CliContext(NOWHERE, NOWHERE, "strata-img", false);
 
     @Test
-    void indexInTheBuildMatchesTheAnnotations() throws IOException {
-        String text;
-        try (InputStream in = VerbOptionIndex.class.getResourceAsStream(VerbOptionIndex.RESOURCE)) {
-            assertNotNull(in, "the build wrote no " + VerbOptionIndex.RESOURCE);
-            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+    void indexInTheBuildMatchesTheAnnotations() {
+        assertNotSame(BuildData.NONE, BuildData.load(), "the build generated no " + BuildData.GENERATED);
+        String text = BuildData.load().verbOptionIndex();
         List<VerbOptionTable> reflected = VerbOptionIndex.fromAnnotations();
         assertEquals(VerbOptionIndex.render(reflected), text);
         Map<String, VerbOptionTable> indexed = VerbOptionIndex.parse(text);

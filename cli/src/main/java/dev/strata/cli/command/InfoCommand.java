@@ -80,7 +80,7 @@ public final class InfoCommand implements Callable<Integer>, OptionHook {
         if (fmt == OutputFormat.JSON) {
             ctx.out().print(backingChain ? InfoJson.renderList(list) : InfoJson.render(list.get(0)));
         } else {
-            ctx.out().print(InfoText.renderList(list, ZoneId.systemDefault()));
+            ctx.out().print(InfoText.renderList(list, ZoneId::systemDefault));
         }
         return 0;
     }

@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * {@code qemu-img info} human output: QEMU 7.2's {@code bdrv_image_info_dump}, including the
@@ -14,13 +15,25 @@ import java.util.List;
  * {@link QObjectDump}. With {@code --backing-chain} images are separated by a blank line.
  */
 public final class InfoText {
-    private static final DateTimeFormatter DATE = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
+    /**
+     * Built on first use, like the time zone callers pass lazily: setting up java.time's formatter
+     * and reading the zone database cost an info without snapshots about 10 ms of start-up.
+     */
+    private static final class Dates {
+        static final DateTimeFormatter FORMAT = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
+
+        private Dates() {
+        }
+    }
 
     private InfoText() {
     }
 
-    /** The text of every image of {@code infos}, separated by blank lines. */
-    public static String renderList(List<ImageInfo> infos, ZoneId zone) {
+    /**
+     * The text of every image of {@code infos}, separated by blank lines; {@code zone} (asked only
+     * when there are snapshots to list) gives the time zone of their dates.
+     */
+    public static String renderList(List<ImageInfo> infos, Supplier<ZoneId> zone) {
         StringBuilder sb = new StringBuilder();
         boolean delim = false;
         for (ImageInfo i : infos) {
@@ -33,8 +46,8 @@ public final class InfoText {
         return sb.toString();
     }
 
-    /** The text of one image. */
-    public static String render(ImageInfo info, ZoneId zone) {
+    /** The text of one image; {@code zone} as for {@link #renderList}. */
+    public static String render(ImageInfo info, Supplier<ZoneId> zone) {
         StringBuilder sb = new StringBuilder();
         String disk = info.actualSize() < 0 ? "unavailable" : HumanSize.of(info.actualSize());
         sb.append("image: ").append(info.filename()).append('\n');
@@ -66,8 +79,9 @@ public final class InfoText {
         if (!info.snapshots().isEmpty()) {
             sb.append("Snapshot list:\n");
             sb.append(snapshotHeader()).append('\n');
+            ZoneId z = zone.get();
             for (SnapshotInfo s : info.snapshots()) {
-                sb.append(snapshotRow(s, zone)).append('\n');
+                sb.append(snapshotRow(s, z)).append('\n');
             }
         }
         if (info.formatSpecific() != null) {
@@ -84,7 +98,7 @@ public final class InfoText {
 
     /** bdrv_snapshot_dump(sn): one row, without a newline. */
     public static String snapshotRow(SnapshotInfo s, ZoneId zone) {
-        String date = DATE.format(Instant.ofEpochSecond(s.dateSec()).atZone(zone));
+        String date = Dates.FORMAT.format(Instant.ofEpochSecond(s.dateSec()).atZone(zone));
         long clock = s.vmClockNsec();
         long secs = clock / 1_000_000_000L;
         String clockText = String.format("%02d:%02d:%02d.%03d", (int) (secs / 3600), (int) ((secs / 60) % 60),
