@@ -36,7 +36,8 @@ public final class Daemon implements AutoCloseable {
      * stopped again before the exception leaves.
      */
     public static Daemon start(DaemonSettings settings) {
-        ExportRegistry registry = ExportRegistry.open(settings.exports(), ChainOpener.standard(), settings.forceShare());
+        ExportRegistry registry = ExportRegistry.open(settings.exports(), ChainOpener.standard(), settings.forceShare(),
+                Log.diagnostics());
         Daemon d = new Daemon(settings, registry);
         try {
             for (var e : registry.list()) {

@@ -1,11 +1,14 @@
 package dev.strata.daemon;
 
+import dev.strata.engine.ops.check.CheckListener;
+
 import java.io.PrintStream;
 
 /**
  * The daemon's diagnostics on stderr, one line each, prefixed with the program name like
  * qemu-nbd's. {@link #info} lines appear only with {@code -v}; {@link #warn} always. Stack traces
- * are printed only with {@code --debug}.
+ * are printed only with {@code --debug}. What opening an image prints ({@link #diagnostics}) goes
+ * here too, as qemu-nbd prints it.
  */
 public final class Log {
     private static volatile boolean verbose;
@@ -60,5 +63,28 @@ public final class Log {
         if (debug && t != null) {
             t.printStackTrace(err);
         }
+    }
+
+    /**
+     * Where an image's open prints what qemu's open prints (the stale-bitmaps warning and its
+     * hint, a dirty image's repair lines): lines as they are, errors after the program name.
+     */
+    public static CheckListener diagnostics() {
+        return new CheckListener() {
+            @Override
+            public void line(String text) {
+                err.println(text);
+            }
+
+            @Override
+            public void error(String message) {
+                err.println(program + ": " + message);
+            }
+
+            @Override
+            public void raw(String text) {
+                err.print(text);
+            }
+        };
     }
 }

@@ -9,14 +9,17 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -100,6 +103,37 @@ class StratadProcessTest {
                 .redirectError(qemuErr.toFile()).start();
         assertEquals(1, exit(qemu));
         assertEquals(read(qemuErr).replace("qemu-nbd: ", "stratad: "), text);
+    }
+
+    @Test
+    void aStaleBitmapsImageGetsQemuNbdsWarning() throws Exception {
+        Tools.require("qemu-nbd");
+        Path img = dir.resolve("stale.qcow2");
+        Tools.run(dir, "qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "64M").ok();
+        Tools.run(dir, "qemu-img", "bitmap", "--add", img.toString(), "b0").ok();
+        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) {
+            // autoclear_features (offset 88) without the bitmaps bit, as a program without
+            // bitmap support leaves a v3 image
+            ch.write(ByteBuffer.allocate(8), 88);
+        }
+        byte[] before = Files.readAllBytes(img);
+        Path qemuErr = dir.resolve("stale.qemu.err");
+        Path qemuSock = dir.resolve("stale-q.sock");
+        Process qemu = new ProcessBuilder("qemu-nbd", "-r", "-k", qemuSock.toString(), "-f", "qcow2", img.toString())
+                .directory(dir.toFile()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(qemuErr.toFile()).start();
+        awaitFile(qemuSock, qemu);
+        qemu.destroy();
+        exit(qemu);
+        Path err = dir.resolve("stale.err");
+        Path sock = dir.resolve("stale.sock");
+        Process p = start(err, "-r", "-k", sock.toString(), "-f", "qcow2", img.toString());
+        awaitFile(sock, p);
+        p.destroy();
+        assertEquals(0, exit(p), read(err));
+        assertTrue(read(qemuErr).contains("warning: a program lacking bitmap support"), read(qemuErr));
+        assertEquals(read(qemuErr).replace("qemu-nbd: ", "stratad: "), read(err));
+        assertArrayEquals(before, Files.readAllBytes(img), "a read-only export changed its image");
     }
 
     @Test

@@ -100,7 +100,16 @@ class StaleBitmapsParityTest {
                     new String[] {"rebase", "-u", "-b", "", t},
                     new String[] {"bench", "-c", "1", t},
                     new String[] {"bench", "-w", "-c", "4", "-f", "qcow2", t},
-                    new String[] {"dd", "if=" + t, "of=" + WORK.resolve("out.raw"), "bs=1M", "count=4"})) {
+                    new String[] {"dd", "if=" + t, "of=" + WORK.resolve("out.raw"), "bs=1M", "count=4"},
+                    // create and convert -B open the stale image as a backing file
+                    new String[] {"create", "-f", "qcow2", "-b", t, "-F", "qcow2", WORK.resolve("new.qcow2").toString()},
+                    new String[] {"create", "-f", "qcow2", "-b", t, "-F", "qcow2", WORK.resolve("new.qcow2").toString(),
+                        "1G"},
+                    new String[] {"create", "-f", "qcow2", "-b", t, WORK.resolve("new.qcow2").toString()},
+                    new String[] {"create", "-f", "qcow2", "-u", "-b", t, "-F", "qcow2",
+                        WORK.resolve("new.qcow2").toString(), "1G"},
+                    new String[] {"convert", "-O", "qcow2", "-B", t, "-F", "qcow2", "-f", "raw", SOURCE.toString(),
+                        WORK.resolve("out.qcow2").toString()})) {
                 c.add(Arguments.of(s, args));
             }
         }

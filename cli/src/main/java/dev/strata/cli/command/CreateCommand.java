@@ -104,7 +104,7 @@ public final class CreateCommand implements Callable<Integer>, OptionHook {
         }
         try {
             CreatePlan plan = CreateOperation.prepare(format, fileName, options, size, backingFile, backingFormat,
-                    unsafe);
+                    unsafe, new StderrCheckListener(ctx));
             if (!quiet) {
                 ctx.out().println(plan.formattingLine());
                 ctx.out().flush();

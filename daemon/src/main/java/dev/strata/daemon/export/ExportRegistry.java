@@ -5,6 +5,7 @@ import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.image.Capabilities;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
+import dev.strata.engine.ops.check.CheckListener;
 
 import java.io.Closeable;
 import java.nio.charset.StandardCharsets;
@@ -37,14 +38,17 @@ public final class ExportRegistry implements Closeable {
     /**
      * Opens every export of {@code specs}. On failure the exports opened so far are closed.
      *
-     * @param forceShare qemu's {@code -U}
+     * @param forceShare  qemu's {@code -U}
+     * @param diagnostics where the opens print what qemu-nbd's open prints (a qcow2 image's
+     *                    stale-bitmaps warning)
      * @throws StrataException with qemu-nbd's message naming the file, e.g. {@code Failed to
      *         blk_new_open 'x.qcow2': Could not open 'x.qcow2': No such file or directory}
      * @throws IllegalArgumentException for duplicate or over-long export names
      */
-    public static ExportRegistry open(List<ExportSpec> specs, ChainOpener opener, boolean forceShare) {
+    public static ExportRegistry open(List<ExportSpec> specs, ChainOpener opener, boolean forceShare,
+                                      CheckListener diagnostics) {
         Map<String, Export> map = new LinkedHashMap<>();
-        OpenOptions options = new OpenOptions(true, forceShare, false);
+        OpenOptions options = new OpenOptions(true, forceShare, false).withDiagnostics(diagnostics);
         try {
             for (ExportSpec spec : specs) {
                 if (map.containsKey(spec.name())) {

@@ -5,6 +5,7 @@ import dev.strata.daemon.export.Export;
 import dev.strata.daemon.export.ExportRegistry;
 import dev.strata.daemon.export.ExportSpec;
 import dev.strata.engine.image.ChainOpener;
+import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.nbd.protocol.NbdReplyChunk;
 import dev.strata.nbd.protocol.NbdSimpleReply;
 import io.netty.buffer.ByteBuf;
@@ -38,7 +39,8 @@ class ReadReplyTest {
     static void open() {
         TestImages images = TestImages.create(dir);
         registry = ExportRegistry.open(List.of(new ExportSpec("raw", images.base.toString(), "raw", "", false),
-                new ExportSpec("comp", images.comp.toString(), null, "", false)), ChainOpener.standard(), false);
+                new ExportSpec("comp", images.comp.toString(), null, "", false)), ChainOpener.standard(), false,
+                CheckListener.ignoring());
         raw = registry.lookup("raw").orElseThrow();
         comp = registry.lookup("comp").orElseThrow();
         rawFiles = new HostFileRegions(raw);

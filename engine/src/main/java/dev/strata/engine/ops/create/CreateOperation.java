@@ -7,6 +7,7 @@ import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
+import dev.strata.engine.ops.check.CheckListener;
 
 import java.util.List;
 
@@ -19,7 +20,7 @@ import java.util.List;
  * the files).
  *
  * <p>Usage: {@code CreatePlan plan = CreateOperation.prepare("qcow2", "out.qcow2", "cluster_size=4k",
- * 1 << 30, null, null, false); print(plan.formattingLine()); plan.execute();}
+ * 1 << 30, null, null, false, listener); print(plan.formattingLine()); plan.execute();}
  */
 public final class CreateOperation {
     /** "No size given" (qemu's img_size of UINT64_C(-1)). */
@@ -61,11 +62,14 @@ public final class CreateOperation {
      * @param backingFile   {@code -b}, or null
      * @param backingFormat {@code -F}, or null
      * @param unsafe        {@code -u}: do not open the backing file
+     * @param diagnostics   where opening the backing file prints what qemu's open prints (the
+     *                      stale-bitmaps warning of a qcow2 backing file)
      * @return the plan to print and execute
      * @throws StrataException (or {@link CreateFailure} with qemu's hint) in qemu's words
      */
     public static CreatePlan prepare(String format, String fileName, String options, long size,
-                                     String backingFile, String backingFormat, boolean unsafe) {
+                                     String backingFile, String backingFormat, boolean unsafe,
+                                     CheckListener diagnostics) {
         CreateOptions opts = parseOptions(format, options);
         if (!opts.isSet("size")) {
             opts.setNumber("size", size);
@@ -97,7 +101,7 @@ public final class CreateOperation {
         String backingFmt = opts.get("backing_fmt");
         long imageSize = opts.getNumber("size", NO_SIZE);
         if (backing != null && !unsafe) {
-            long backingSize = openBacking(fileName, backing, backingFmt);
+            long backingSize = openBacking(fileName, backing, backingFmt, diagnostics);
             if (imageSize == NO_SIZE) {
                 imageSize = backingSize;
                 opts.setNumber("size", imageSize);
@@ -112,7 +116,7 @@ public final class CreateOperation {
     }
 
     /** Opens the backing file as qemu does (read-only, shared, no I/O) and returns its size. */
-    private static long openBacking(String fileName, String backing, String backingFmt) {
+    private static long openBacking(String fileName, String backing, String backingFmt, CheckListener diagnostics) {
         String full;
         if (backing.startsWith("/") || PathNames.hasProtocol(backing)) {
             full = backing;
@@ -121,7 +125,7 @@ public final class CreateOperation {
         } else {
             full = PathNames.combine(fileName, backing);
         }
-        OpenOptions options = new OpenOptions(true, true, false).withNoIo(true);
+        OpenOptions options = new OpenOptions(true, true, false).withNoIo(true).withDiagnostics(diagnostics);
         Image image;
         try {
             image = ChainOpener.standard().open(full, backingFmt, options);
