@@ -10,6 +10,7 @@ import dev.strata.engine.ops.convert.ConvertFailure;
 import dev.strata.engine.ops.create.ConvertTarget;
 import dev.strata.engine.ops.create.OptionListText;
 import dev.strata.engine.ops.convert.ConvertOperation;
+import dev.strata.engine.ops.convert.ConvertProgress;
 import dev.strata.engine.ops.convert.ConvertSettings;
 import dev.strata.engine.storage.CacheMode;
 
@@ -249,8 +250,9 @@ final class ConvertRun {
                 zeroInit, c.workers, !c.outOfOrder, 4096, Math.max(1, clusterBytes / 512), alignment, c.copyRange,
                 c.salvage, c.rateBytesPerSecond);
         try {
-            ConvertOperation.run(sources, target, settings, percent -> meter.print((float) percent, 0),
-                    ConvertCommand.salvageWarnings(ctx, c.quiet));
+            ConvertProgress progress = c.progress && !c.quiet ? percent -> meter.print((float) percent, 0)
+                    : ConvertProgress.NONE;
+            ConvertOperation.run(sources, target, settings, progress, ConvertCommand.salvageWarnings(ctx, c.quiet));
             return true;
         } catch (ConvertFailure f) {
             ctx.error(ConvertCommand.describe(f));

@@ -1,8 +1,10 @@
 package dev.strata.engine.ops.convert;
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.FormatDriver;
 import dev.strata.engine.image.Extent;
 import dev.strata.engine.image.Image;
+import dev.strata.engine.storage.FileStorage;
 
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -36,6 +38,24 @@ final class ConvertSources {
             pos += sizes[i];
         }
         this.totalSize = pos;
+    }
+
+    /**
+     * Whether the block status of these sources cannot fail: each is one raw layer over a host
+     * file, whose status comes from SEEK_DATA/SEEK_HOLE, and a seek that fails reads as data
+     * there (as in qemu's file-posix), never as an error.
+     */
+    boolean statusCannotFail() {
+        for (Image image : images) {
+            if (image.layers().size() != 1) {
+                return false;
+            }
+            FormatDriver d = image.layers().get(0).driver();
+            if (!"raw".equals(d.formatName()) || !(d.file() instanceof FileStorage)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Total bytes: the sum of the sources' sector-rounded sizes. */
