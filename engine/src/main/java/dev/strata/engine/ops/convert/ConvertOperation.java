@@ -7,19 +7,20 @@ package dev.strata.engine.ops.convert;
  * (qemu's default), a worker waits until every chunk before its own has been written, so the
  * target is written front to back while reads run ahead; -W lifts the wait. OrderedWrites does
  * the hand-over: the thread that finishes a write also writes the chunks after it that are
- * already read. Compressed targets ignore the order: compression happens inside the write, and serialising it would serialise the
- * compressor (qemu does exactly that; the resulting image differs only in where the compressed
- * clusters sit in the file).
+ * already read. Compressed targets ignore the order: compression happens inside the write, and
+ * serialising it would serialise the compressor (qemu does exactly that; the resulting image
+ * differs only in where the compressed clusters sit in the file).
  *
- * The first error stops every worker; the error of the lowest chunk wins, as the copy stops there.
+ * The first error stops every worker; the error of the lowest chunk wins, as the copy stops
+ * there.
  *
- * Like qemu, a first pass over the block status counts the sectors to write (for progress) before
- * anything is written, so a block status error stops the convert before the first write. The pass
- * is left out when nothing reports progress and the sources' block status cannot fail (raw host
- * files): then it could change nothing a user sees, and on a sparse raw file its seeks cost
- * about 30 ms per 2 GiB. With
- * -C, data chunks go to CopyOffload in their turn, and are read only if that fails. A salvaging convert runs one worker,
- * so its warnings come in qemu's order: the status warnings of a chunk, then its read warnings.
+ * Like qemu, a first pass over the block status counts the sectors to write (for progress)
+ * before anything is written, so a block status error stops the convert before the first write.
+ * The pass is left out when nothing reports progress and the sources' block status cannot fail
+ * (raw host files): then it could change nothing a user sees, and on a sparse raw file its seeks
+ * cost about 30 ms per 2 GiB. With -C, data chunks go to CopyOffload in their turn, and are read
+ * only if that fails. A salvaging convert runs one worker, so its warnings come in qemu's order:
+ * the status warnings of a chunk, then its read warnings.
  */
 
 import dev.strata.engine.StrataException;
