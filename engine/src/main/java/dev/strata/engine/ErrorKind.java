@@ -36,4 +36,20 @@ public enum ErrorKind {
     public int errno() {
         return errno;
     }
+
+    /** glibc's strerror(3) text of this kind's errno, for qemu messages that end in one. */
+    public String strerror() {
+        return switch (this) {
+            case EPERM -> "Operation not permitted";
+            case ENOENT -> "No such file or directory";
+            case EIO -> "Input/output error";
+            case EACCES -> "Permission denied";
+            case EBUSY -> "Device or resource busy";
+            case EINVAL -> "Invalid argument";
+            case EFBIG -> "File too large";
+            case ENOSPC -> "No space left on device";
+            case EOVERFLOW -> "Value too large for defined data type";
+            case ENOTSUP -> "Operation not supported";
+        };
+    }
 }

@@ -1,6 +1,7 @@
 package dev.strata.daemon.nbd;
 
 import dev.strata.daemon.export.Export;
+import dev.strata.engine.format.CompressedUnit;
 import dev.strata.engine.image.Capabilities;
 import dev.strata.engine.image.Extent;
 import dev.strata.engine.image.Image;
@@ -29,7 +30,8 @@ class MetaContextTest {
             public void writeZeroes(long offset, long length, boolean mayUnmap) { throw new UnsupportedOperationException(); }
             public void discard(long offset, long length) { throw new UnsupportedOperationException(); }
             public int compressedUnit() { return 0; }
-            public void writeCompressed(ByteBuffer src, long offset) { throw new UnsupportedOperationException(); }
+            public CompressedUnit compress(ByteBuffer src, long offset) { throw new UnsupportedOperationException(); }
+            public void writeCompressed(CompressedUnit unit) { throw new UnsupportedOperationException(); }
             public void flush() { }
             public Capabilities capabilities() { return Capabilities.readOnly(); }
             public void close() { }

@@ -53,17 +53,25 @@ public interface LayerWriter {
     int compressedUnit();
 
     /**
-     * Compresses and writes one unit: {@code src} holds the guest bytes of the whole cluster at
-     * {@code guestOffset} (cluster aligned), or fewer for the last, partial cluster of the image.
-     * The compression runs in the calling thread, so callers compress in parallel by writing
-     * from several threads; only the host allocation is serialised. Data that does not shrink is
-     * stored uncompressed, as qemu does. The cluster must not be allocated in this layer yet
-     * (qemu's rule for compressed writes).
+     * Compresses one unit without writing anything: {@code src} holds the guest bytes of the
+     * whole cluster at {@code guestOffset} (cluster aligned), or fewer for the last, partial
+     * cluster of the image. Only CPU is spent, in the calling thread, so callers compress in
+     * parallel and write the units afterwards in the order they want ({@link #writeCompressed}).
+     * {@code src} is not consumed and must stay unchanged until the unit is written.
+     *
+     * @throws dev.strata.engine.StrataException ENOTSUP when {@link #compressedUnit()} is 0
+     */
+    CompressedUnit compress(ByteBuffer src, long guestOffset);
+
+    /**
+     * Writes a unit {@link #compress} prepared: allocates its host bytes (serialised) and stores
+     * it compressed, or uncompressed when its data did not shrink, as qemu does. The cluster must
+     * not be allocated in this layer yet (qemu's rule for compressed writes).
      *
      * @throws dev.strata.engine.StrataException ENOTSUP when {@link #compressedUnit()} is 0,
      *         EINVAL when the cluster is already allocated
      */
-    void writeCompressed(ByteBuffer src, long guestOffset);
+    void writeCompressed(CompressedUnit unit);
 
     /**
      * Changes the virtual size. Growing preallocates the new range as asked; shrinking drops

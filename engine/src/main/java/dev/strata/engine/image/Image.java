@@ -1,5 +1,7 @@
 package dev.strata.engine.image;
 
+import dev.strata.engine.format.CompressedUnit;
+
 import java.io.Closeable;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -72,14 +74,33 @@ public interface Image extends Closeable {
     int compressedUnit();
 
     /**
-     * Compresses one unit of guest data into the top layer (qemu's compressed write): offset
-     * aligned to {@link #compressedUnit()}, length one unit, or less for the last unit of the
-     * image. Callers compress in parallel by calling from several threads.
+     * Compresses one unit of guest data for the top layer without writing it (qemu's compressed
+     * write, first half): offset aligned to {@link #compressedUnit()}, length one unit, or less
+     * for the last unit of the image. Only CPU, in the calling thread: callers compress in
+     * parallel, then write the units ({@link #writeCompressed(CompressedUnit)}) in their order.
+     * {@code src} is not consumed and must stay unchanged until the unit is written.
      *
      * @throws dev.strata.engine.StrataException ENOTSUP when {@link #compressedUnit()} is 0,
-     *         EINVAL for a misaligned or already allocated unit
+     *         EINVAL for a misaligned unit
      */
-    void writeCompressed(ByteBuffer src, long offset);
+    CompressedUnit compress(ByteBuffer src, long offset);
+
+    /**
+     * Writes a unit {@link #compress} prepared into the top layer: host space is allocated at
+     * the time of this call, so units written in guest order sit in the file as qemu puts them.
+     *
+     * @throws dev.strata.engine.StrataException EINVAL when the unit is already allocated
+     */
+    void writeCompressed(CompressedUnit unit);
+
+    /**
+     * Compresses and writes one unit ({@link #compress}, then {@link #writeCompressed(CompressedUnit)});
+     * {@code src} is consumed.
+     */
+    default void writeCompressed(ByteBuffer src, long offset) {
+        writeCompressed(compress(src, offset));
+        src.position(src.limit());
+    }
 
     /** Writes out cached metadata and makes completed writes durable (as the cache mode allows). */
     void flush();

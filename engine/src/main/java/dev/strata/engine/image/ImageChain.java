@@ -3,6 +3,7 @@ package dev.strata.engine.image;
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.BackingReader;
+import dev.strata.engine.format.CompressedUnit;
 import dev.strata.engine.format.FormatDriver;
 import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Mapping;
@@ -138,7 +139,7 @@ public final class ImageChain implements Image {
     }
 
     @Override
-    public void writeCompressed(ByteBuffer src, long offset) {
+    public CompressedUnit compress(ByteBuffer src, long offset) {
         LayerWriter w = requireWriter();
         int unit = w.compressedUnit();
         if (unit == 0) {
@@ -151,7 +152,12 @@ public final class ImageChain implements Image {
             throw StrataException.invalid("compressed write of " + src.remaining() + " bytes at offset " + offset
                     + " is not one aligned unit of " + unit + " bytes");
         }
-        w.writeCompressed(src, offset);
+        return w.compress(src, offset);
+    }
+
+    @Override
+    public void writeCompressed(CompressedUnit unit) {
+        requireWriter().writeCompressed(unit);
     }
 
     @Override

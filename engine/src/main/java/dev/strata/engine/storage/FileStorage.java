@@ -211,8 +211,8 @@ public final class FileStorage implements Storage {
         forgetAllocation();
         int err = HostFiles.fallocate(queryFd(), 0, offset, length);
         if (err == ENOSPC) {
-            throw new StrataException(ErrorKind.ENOSPC, "Could not preallocate data for the new area of '" + name
-                    + "': No space left on device");
+            // file-posix's handle_aiocb_truncate wording for a failed posix_fallocate
+            throw new StrataException(ErrorKind.ENOSPC, "Could not preallocate new data: No space left on device");
         }
         if (err != 0) {
             Storage.super.preallocate(offset, length);

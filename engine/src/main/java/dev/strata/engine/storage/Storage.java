@@ -79,6 +79,36 @@ public interface Storage extends Closeable {
         }
     }
 
+    /**
+     * Grows this storage from its current size to {@code newSize} with zeros written out and
+     * flushed, as qemu's file-posix does for preallocation=full (handle_aiocb_truncate). When the
+     * zeros cannot be written the old size is restored and the error reads "Could not write zeros
+     * for preallocation: STRERROR"; a failed flush, "Could not flush file to disk: STRERROR".
+     * Nothing happens when {@code newSize} is not larger.
+     */
+    default void growWithZeros(long newSize) {
+        long old = size();
+        if (newSize <= old) {
+            return;
+        }
+        truncate(newSize);
+        try {
+            writeZeros(this, old, newSize - old);
+        } catch (StrataException e) {
+            try {
+                truncate(old);
+            } catch (StrataException ignored) {
+                // qemu only reports "Failed to restore old file length"; the write error matters
+            }
+            throw new StrataException(e.kind(), "Could not write zeros for preallocation: " + e.kind().strerror(), e);
+        }
+        try {
+            flush();
+        } catch (StrataException e) {
+            throw new StrataException(e.kind(), "Could not flush file to disk: " + e.kind().strerror(), e);
+        }
+    }
+
     /** Writes {@code length} zero bytes at {@code offset} of {@code storage}, in 1 MiB pieces. */
     static void writeZeros(Storage storage, long offset, long length) {
         ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));

@@ -11,6 +11,7 @@ package dev.strata.engine.format.qcow2;
  * it with BDRV_O_NO_FLUSH and flushes once at the end; so do we.
  */
 
+import dev.strata.engine.StrataException;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.Storage;
@@ -45,6 +46,8 @@ public final class Qcow2Creator {
         Qcow2Driver driver = Qcow2Driver.open(file, options);
         try {
             driver.writer().orElseThrow().resize(spec.size(), spec.preallocation());
+        } catch (StrataException e) {
+            throw new StrataException(e.kind(), "Could not resize image: " + e.getMessage(), e);
         } finally {
             driver.closeKeepingImageFile();
         }

@@ -257,10 +257,16 @@ final class Qcow2Resizer {
         long newFileSize = allocationStart + newDataClusters * cs;
         long current = s.file.size();
         if (newFileSize > current) {
-            if (prealloc == Preallocation.FALLOC) {
-                s.file.preallocate(current, newFileSize - current);
-            } else {
-                Storage.writeZeros(s.file, current, newFileSize - current);
+            try {
+                if (prealloc == Preallocation.FALLOC) {
+                    s.file.preallocate(current, newFileSize - current);
+                } else {
+                    s.file.growWithZeros(newFileSize);
+                }
+            } catch (StrataException e) {
+                // qcow2_co_truncate gives the clusters back and says which file failed
+                s.refcounts.free(allocationStart, newDataClusters * cs);
+                throw new StrataException(e.kind(), "Failed to resize underlying file: " + e.getMessage(), e);
             }
         }
         long guest = oldLength;

@@ -27,6 +27,7 @@ package dev.strata.engine.format.qcow2;
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.BackingReader;
+import dev.strata.engine.format.CompressedUnit;
 import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Preallocation;
 
@@ -319,32 +320,40 @@ final class Qcow2Writer implements LayerWriter {
     }
 
     @Override
-    public void writeCompressed(ByteBuffer src, long guestOffset) {
+    public CompressedUnit compress(ByteBuffer src, long guestOffset) {
         usable();
         if (compressedUnit() == 0) {
             throw StrataException.unsupported("Compression is not supported for this drive " + s.file.name());
         }
         int cs = (int) s.clusterSize;
-        int bytes = src.remaining();
         byte[] in = new byte[cs];
-        src.duplicate().get(in, 0, bytes);
+        src.duplicate().get(in, 0, src.remaining());
         byte[] out = new byte[cs - 1];
         int len = Qcow2Compressor.compress(s.compressionType, in, cs, out);
-        if (len < 0) {
-            write(src, guestOffset, BackingReader.NONE);
+        ByteBuffer plain = src.duplicate();
+        return len < 0 ? new CompressedUnit(guestOffset, plain, null, 0) : new CompressedUnit(guestOffset, plain, out, len);
+    }
+
+    @Override
+    public void writeCompressed(CompressedUnit unit) {
+        usable();
+        if (compressedUnit() == 0) {
+            throw StrataException.unsupported("Compression is not supported for this drive " + s.file.name());
+        }
+        if (unit.storedPlain()) {
+            write(unit.plain().duplicate(), unit.guestOffset(), BackingReader.NONE);
             return;
         }
         lock.writeLock().lock();
         try {
             usable();
             markDirty();
-            clusters.writeCompressedCluster(guestOffset, out, len);
+            clusters.writeCompressedCluster(unit.guestOffset(), unit.compressed(), unit.length());
             limitPending();
         } finally {
             lock.writeLock().unlock();
         }
-        src.position(src.limit());
-        guestWrites.written(guestOffset, bytes);
+        guestWrites.written(unit.guestOffset(), unit.plain().remaining());
         afterWrite();
     }
 

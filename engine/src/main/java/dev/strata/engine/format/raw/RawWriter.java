@@ -2,6 +2,7 @@ package dev.strata.engine.format.raw;
 
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.BackingReader;
+import dev.strata.engine.format.CompressedUnit;
 import dev.strata.engine.format.LayerWriter;
 import dev.strata.engine.format.Preallocation;
 import dev.strata.engine.storage.CacheMode;
@@ -56,7 +57,12 @@ final class RawWriter implements LayerWriter {
     }
 
     @Override
-    public void writeCompressed(ByteBuffer src, long guestOffset) {
+    public CompressedUnit compress(ByteBuffer src, long guestOffset) {
+        throw StrataException.unsupported("Compression is not supported for this drive " + file.name());
+    }
+
+    @Override
+    public void writeCompressed(CompressedUnit unit) {
         throw StrataException.unsupported("Compression is not supported for this drive " + file.name());
     }
 
@@ -71,17 +77,12 @@ final class RawWriter implements LayerWriter {
         if (preallocation == Preallocation.METADATA) {
             throw StrataException.unsupported("Unsupported preallocation mode: metadata");
         }
-        file.truncate(newSize);
-        if (newSize > old) {
-            switch (preallocation) {
-                case FALLOC:
-                    file.preallocate(old, newSize - old);
-                    break;
-                case FULL:
-                    Storage.writeZeros(file, old, newSize - old);
-                    break;
-                default:
-                    break;
+        if (preallocation == Preallocation.FULL && newSize > old) {
+            file.growWithZeros(newSize);
+        } else {
+            file.truncate(newSize);
+            if (newSize > old && preallocation == Preallocation.FALLOC) {
+                file.preallocate(old, newSize - old);
             }
         }
         driver.setSize(newSize);

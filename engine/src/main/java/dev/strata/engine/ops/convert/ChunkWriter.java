@@ -1,6 +1,7 @@
 package dev.strata.engine.ops.convert;
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.CompressedUnit;
 import dev.strata.engine.image.Image;
 
 import java.nio.ByteBuffer;
@@ -26,9 +27,9 @@ final class ChunkWriter {
 
     /**
      * Decides how chunk {@code [sector, sector+n)}, whose bytes (for DATA) are in {@code buf}, is
-     * written, and returns the writes. The zero detection runs here, on the calling thread, so
-     * that with in-order writes it happens in parallel, before the chunk's turn; the returned
-     * writes run in the turn and throw {@link ConvertFailure} when the target fails.
+     * written, and returns the writes. Zero detection and compression run here, on the calling
+     * thread, so that with in-order writes they happen in parallel, before the chunk's turn; the
+     * returned writes run in the turn and throw {@link ConvertFailure} when the target fails.
      */
     Runnable plan(ByteBuffer buf, long sector, int n, ConvertChunker.Status status) {
         Runs runs = new Runs();
@@ -42,6 +43,8 @@ final class ChunkWriter {
                     if (settings.minSparseSectors() == 0
                             || !ZeroScan.isZero(buf, done * ZeroScan.SECTOR, left * ZeroScan.SECTOR)) {
                         runs.add(Runs.COMPRESSED, done, run);
+                        runs.units[runs.count - 1] = compress(buf.slice(done * ZeroScan.SECTOR,
+                                left * ZeroScan.SECTOR), (sector + done) * ZeroScan.SECTOR, sector);
                     } else {
                         zero = true;
                     }
@@ -80,7 +83,12 @@ final class ChunkWriter {
                         throttle.admit(bytes);
                         target.write(buf.slice(from * ZeroScan.SECTOR, (int) bytes), offset);
                     }
-                    case Runs.COMPRESSED -> writeCompressed(buf.slice(from * ZeroScan.SECTOR, (int) bytes), offset);
+                    case Runs.COMPRESSED -> {
+                        for (CompressedUnit u : runs.units[i]) {
+                            throttle.admit(u.plain().remaining());
+                            target.writeCompressed(u);
+                        }
+                    }
                     default -> {
                         throttle.admit(bytes);
                         target.writeZeroes(offset, bytes, true);
@@ -92,16 +100,26 @@ final class ChunkWriter {
         }
     }
 
-    /** One compressed write per cluster (a chunk holds whole clusters, the last one maybe short). */
-    private void writeCompressed(ByteBuffer part, long offset) {
+    /**
+     * The compressed units of {@code part} (guest bytes from {@code offset}): one per cluster, the
+     * last one maybe short. Compression runs here, before the chunk's turn; a failure is the
+     * chunk's write error, as in qemu.
+     */
+    private CompressedUnit[] compress(ByteBuffer part, long offset, long chunkSector) {
         int unit = settings.clusterSectors() * ZeroScan.SECTOR;
+        int count = (part.limit() + unit - 1) / unit;
+        CompressedUnit[] units = new CompressedUnit[count];
+        int k = 0;
         for (int p = 0; p < part.limit(); p += unit) {
-            int len = Math.min(unit, part.limit() - p);
             long at = offset + p;
-            len = (int) Math.min(len, target.size() - at);
-            throttle.admit(len);
-            target.writeCompressed(part.slice(p, len), at);
+            int len = (int) Math.min(Math.min(unit, part.limit() - p), target.size() - at);
+            try {
+                units[k++] = target.compress(part.slice(p, len), at);
+            } catch (StrataException e) {
+                throw new ConvertFailure(ConvertFailure.Stage.WRITE, chunkSector * ZeroScan.SECTOR, e);
+            }
         }
+        return k == count ? units : Arrays.copyOf(units, k);
     }
 
     /** The runs of one chunk to write, in order: kind, first sector (within the chunk), length. */
@@ -113,6 +131,8 @@ final class ChunkWriter {
         byte[] kind = new byte[4];
         int[] from = new int[4];
         int[] sectors = new int[4];
+        /** For COMPRESSED runs, their units, compressed ahead of the write. */
+        CompressedUnit[][] units = new CompressedUnit[4][];
         int count;
 
         void add(byte k, int first, int n) {
@@ -120,6 +140,7 @@ final class ChunkWriter {
                 kind = Arrays.copyOf(kind, count * 2);
                 from = Arrays.copyOf(from, count * 2);
                 sectors = Arrays.copyOf(sectors, count * 2);
+                units = Arrays.copyOf(units, count * 2);
             }
             kind[count] = k;
             from[count] = first;

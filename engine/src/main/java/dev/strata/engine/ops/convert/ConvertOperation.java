@@ -7,9 +7,9 @@ package dev.strata.engine.ops.convert;
  * (qemu's default), a worker waits until every chunk before its own has been written, so the
  * target is written front to back while reads run ahead; -W lifts the wait. OrderedWrites does
  * the hand-over: the thread that finishes a write also writes the chunks after it that are
- * already read. Compressed targets ignore the order: compression happens inside the write, and
- * serialising it would serialise the compressor (qemu does exactly that; the resulting image
- * differs only in where the compressed clusters sit in the file).
+ * already read. Compressed targets keep the order too: the clusters are compressed before the
+ * chunk's turn, in parallel, and only their allocation and write are in order, so they sit in
+ * the file where qemu puts them (qemu compresses in order, one chunk at a time).
  *
  * The first error stops every worker; the error of the lowest chunk wins, as the copy stops
  * there.
@@ -62,7 +62,7 @@ public final class ConvertOperation {
         this.salvage = salvage;
         this.throttle = settings.rateLimit() > 0 ? new WriteThrottle(settings.rateLimit()) : WriteThrottle.NONE;
         this.offload = settings.copyOffload() ? new CopyOffload(this.sources, target) : null;
-        this.ordered = settings.inOrder() && !settings.compressed() ? new OrderedWrites(this::fail) : null;
+        this.ordered = settings.inOrder() ? new OrderedWrites(this::fail) : null;
     }
 
     /** Total size of {@code sources} concatenated: the size of the target qemu-img creates. */

@@ -57,24 +57,20 @@ final class HostFileCreator {
         if (total == 0) {
             return;
         }
-        if (prealloc == Preallocation.FALLOC) {
+        if (prealloc == Preallocation.FALLOC || prealloc == Preallocation.FULL) {
             try (FileStorage file = FileStorage.open(name, false)) {
-                file.preallocate(0, total);
+                if (prealloc == Preallocation.FALLOC) {
+                    file.preallocate(0, total);
+                } else {
+                    file.growWithZeros(total);
+                }
             }
             return;
         }
         try (RandomAccessFile file = new RandomAccessFile(name, "rw")) {
             file.setLength(total);
-            if (prealloc == Preallocation.FULL) {
-                byte[] zeros = new byte[65536];
-                for (long pos = 0; pos < total; pos += zeros.length) {
-                    file.write(zeros, 0, (int) Math.min(zeros.length, total - pos));
-                }
-                file.getFD().sync();
-            } else {
-                // qemu's allocate_first_block: later alignment probes find real data at offset 0.
-                file.write(new byte[total < FIRST_BLOCK ? 512 : FIRST_BLOCK]);
-            }
+            // qemu's allocate_first_block: later alignment probes find real data at offset 0.
+            file.write(new byte[total < FIRST_BLOCK ? 512 : FIRST_BLOCK]);
         } catch (IOException e) {
             if (String.valueOf(e.getMessage()).contains("File too large")) {
                 throw new StrataException(ErrorKind.EFBIG, "Could not resize file: File too large", e);

@@ -174,7 +174,7 @@ final class BackingDiffCopy {
                         writer.write(bufOld.slice(written, pnum), at, below);
                     }
                 } catch (StrataException e) {
-                    throw new StrataException(e.kind(), "Error while writing to COW image: " + Errno.text(e), e);
+                    throw new StrataException(e.kind(), "Error while writing to COW image: " + e.kind().strerror(), e);
                 }
             }
             written = end;
@@ -219,7 +219,7 @@ final class BackingDiffCopy {
         try {
             return query.get();
         } catch (StrataException e) {
-            throw new StrataException(e.kind(), "error while reading image metadata: " + Errno.text(e), e);
+            throw new StrataException(e.kind(), "error while reading image metadata: " + e.kind().strerror(), e);
         }
     }
 

@@ -242,7 +242,7 @@ public final class RebaseOp {
             } else if (e.kind() == ErrorKind.EINVAL && name != null && request.backingFormat() == null) {
                 why = "backing format must be specified";
             } else {
-                why = Errno.text(e);
+                why = e.kind().strerror();
             }
             throw new BackingChangeFailed(e.kind(), "Could not change the backing file to '" + shown + "': " + why, e);
         }
