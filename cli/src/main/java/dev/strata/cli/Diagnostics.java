@@ -17,22 +17,8 @@ public final class Diagnostics {
         return 1;
     }
 
-    /** glibc's strerror text for an engine error kind. */
+    /** glibc's strerror text for an engine error kind ({@link ErrorKind#strerror}); EIO's for none. */
     public static String strerror(ErrorKind kind) {
-        if (kind == null) {
-            return "Input/output error";
-        }
-        return switch (kind) {
-            case EPERM -> "Operation not permitted";
-            case ENOENT -> "No such file or directory";
-            case EIO -> "Input/output error";
-            case EACCES -> "Permission denied";
-            case EBUSY -> "Device or resource busy";
-            case EINVAL -> "Invalid argument";
-            case EFBIG -> "File too large";
-            case ENOSPC -> "No space left on device";
-            case EOVERFLOW -> "Value too large for defined data type";
-            case ENOTSUP -> "Operation not supported";
-        };
+        return kind == null ? ErrorKind.EIO.strerror() : kind.strerror();
     }
 }
