@@ -6,7 +6,8 @@
 # qemu-io pattern writes), into its qcow2 base (a quarter allocated, other positions), the
 # overlay emptied afterwards (qemu-img's default). Before every timed run both images are copied
 # afresh from pristine ones (hyperfine --prepare), so each run commits the same chain.
-# Throughput = bytes committed (the overlay's allocated half) / mean wall time; ratio = strata MB/s /
+# Throughput = bytes committed (the overlay's allocated half) / mean wall time (and, on a line of
+# its own, / median wall time, see median_of in lib.sh); ratio = strata MB/s /
 # qemu MB/s (goal >= 1.00, issue 5). One strata-img result is checked: the base's guest view
 # against qemu-img's result (`qemu-img compare`), `qemu-img check` of base and overlay.
 #
@@ -80,11 +81,16 @@ times_of() {
 }
 read -r qm qmin < <(times_of qemu)
 read -r sm smin < <(times_of strata)
-qr=$(awk -v s="$committed" -v t="$qm" 'BEGIN { printf "%.0f", s / t / 1e6 }')
-sr=$(awk -v s="$committed" -v t="$sm" 'BEGIN { printf "%.0f", s / t / 1e6 }')
+qmed=$(median_of "$OUT"/qemu-commit-*.json)
+smed=$(median_of "$OUT"/strata-commit-*.json)
+qr=$(mbps "$committed" "$qm")
+sr=$(mbps "$committed" "$sm")
 printf '%-8s %-10s %10s %10s %11s %8s %6s\n' commit "$COMMIT_SIZE" "$((committed >> 20))M" "$qr" "$sr" \
     "$(ratio "$sr" "$qr")" "$check" | tee -a "$OUT/table.txt"
-printf 'wall over %d run(s) each: qemu-img mean %.3f s (fastest %.3f s), strata-img mean %.3f s (fastest %.3f s)\n' \
-    "$((RUNS * ROUNDS))" "$qm" "$qmin" "$sm" "$smin" | tee -a "$OUT/table.txt"
+printf 'from the medians: qemu %s MB/s, strata %s MB/s, ratio %s\n' "$(mbps "$committed" "$qmed")" \
+    "$(mbps "$committed" "$smed")" "$(ratio "$(mbps "$committed" "$smed")" "$(mbps "$committed" "$qmed")")" \
+    | tee -a "$OUT/table.txt"
+printf 'wall over %d run(s) each: qemu-img mean %.3f s (median %.3f, fastest %.3f s), strata-img mean %.3f s (median %.3f, fastest %.3f s)\n' \
+    "$((RUNS * ROUNDS))" "$qm" "$qmed" "$qmin" "$sm" "$smed" "$smin" | tee -a "$OUT/table.txt"
 printf 'load average at the end: %s\n' "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$OUT/table.txt"
 note "results in $OUT"

@@ -10,7 +10,8 @@
 #   chain        convert -O qcow2            of a 3-layer qcow2 chain (base + 2 overlays) into one image
 # The half-sparse raw file: 1 MiB extents alternating data (base64 of /dev/urandom, which zlib
 # shrinks to ~76%, so compressed clusters really are stored compressed) and holes.
-# Throughput = CONVERT_SIZE / mean wall; ratio = strata MB/s / qemu MB/s (goal >= 1.00).
+# Throughput = CONVERT_SIZE / mean wall; ratio = strata MB/s / qemu MB/s (goal >= 1.00). The
+# *_med columns are the same from the median wall time (see median_of in lib.sh).
 # Every strata-img output is checked once with `qemu-img compare` against its source and with
 # `qemu-img check`.
 #
@@ -60,7 +61,8 @@ SRC[zstd]=$src; ARGS[zstd]="-c -O qcow2 -o compression_type=zstd"; EXT[zstd]=qco
 SRC[chain]=$WORK/top.qcow2; ARGS[chain]="-O qcow2"; EXT[chain]=qcow2
 
 machine_line | tee "$OUT/table.txt"
-printf '%-10s %-40s %9s %9s %8s %6s\n' case args qemu_MB/s strata_MB/s ratio check | tee -a "$OUT/table.txt"
+printf '%-10s %-40s %9s %9s %8s %9s %9s %8s %6s\n' case args qemu_MB/s strata_MB/s ratio \
+    qemu_med strata_med med_ratio check | tee -a "$OUT/table.txt"
 for c in $CASES; do
     in=$(printf '%q' "${SRC[$c]}")
     out="$WORK/out.${EXT[$c]}"
@@ -74,9 +76,11 @@ for c in $CASES; do
     fi
     read -r qm _ < <(hf "qemu-$c" "rm -f $qout" "qemu-img convert ${ARGS[$c]} $in $qout")
     read -r sm _ < <(hf "strata-$c" "rm -f $qout" "$STRATA_IMG convert ${ARGS[$c]} $in $qout")
-    qr=$(awk -v s="$size" -v t="$qm" 'BEGIN { printf "%.0f", s / t / 1e6 }')
-    sr=$(awk -v s="$size" -v t="$sm" 'BEGIN { printf "%.0f", s / t / 1e6 }')
-    printf '%-10s %-40s %9s %9s %8s %6s\n' "$c" "${ARGS[$c]}" "$qr" "$sr" "$(ratio "$sr" "$qr")" "$check" \
-        | tee -a "$OUT/table.txt"
+    qr=$(mbps "$size" "$qm")
+    sr=$(mbps "$size" "$sm")
+    qmr=$(mbps "$size" "$(median_of "$OUT/qemu-$c.json")")
+    smr=$(mbps "$size" "$(median_of "$OUT/strata-$c.json")")
+    printf '%-10s %-40s %9s %9s %8s %9s %9s %8s %6s\n' "$c" "${ARGS[$c]}" "$qr" "$sr" "$(ratio "$sr" "$qr")" \
+        "$qmr" "$smr" "$(ratio "$smr" "$qmr")" "$check" | tee -a "$OUT/table.txt"
 done
 note "results in $OUT"

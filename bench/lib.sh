@@ -142,6 +142,20 @@ hf() {
     jq -r '.results[0] | "\(.mean) \(.stddev // 0)"' "$OUT/$id.json"
 }
 
+# median_of JSON...: the median wall time (s) over every run recorded in the hyperfine JSON files.
+# On this kind of VM, either tool now and then spends 2-5x its usual system time on one run (the
+# kernel touching memory the host had taken back), so the mean moves with a few runs; the scripts
+# that compare the tools print the ratio of medians beside the ratio of means.
+median_of() {
+    jq -s '[.[].results[0].times[]] | sort
+        | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end' "$@"
+}
+
+# mbps BYTES SECONDS: throughput in MB/s (10^6), no decimals.
+mbps() {
+    awk -v s="$1" -v t="$2" 'BEGIN { printf "%.0f", s / t / 1e6 }'
+}
+
 # ratio A B: A/B with two decimals, "-" when either is missing or B is 0.
 ratio() {
     awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'

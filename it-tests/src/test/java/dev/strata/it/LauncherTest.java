@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -69,6 +70,24 @@ class LauncherTest {
         Files.createSymbolicLink(link, launcher);
         Path cwd = Corpus.dir();
         assertSameAsQemu(cwd, link, "my-img", "info", "no-such-image.qcow2");
+    }
+
+    /**
+     * Under a locale whose digits are not ASCII: qemu-img prints the C locale's digits whatever
+     * the locale, so the launcher pins Java's. JAVA_TOOL_OPTIONS stands in for an Arabic LANG
+     * (this machine has no glibc locales but C), and is what Java would pick up from one.
+     */
+    @Test
+    void snapshotTableUnderArabicLocale() {
+        Corpus.get();
+        Path cwd = Corpus.dir().resolve("snap");
+        Map<String, String> env = Map.of("JAVA_TOOL_OPTIONS", "-Duser.language=ar -Duser.country=EG");
+        String[] args = {"snapshot", "-l", "snaps.qcow2"};
+        Tools.Result qemu = Tools.run(cwd, LIMIT, Tools.prepend("qemu-img", args));
+        Tools.Result ours = Tools.run(cwd, LIMIT, env, Tools.prepend(launcher.toString(), args));
+        assertAll(() -> assertTrue(qemu.stdout().contains("00:00:00.000"), qemu.stdout()),
+                () -> assertEquals(qemu.stdout(), ours.stdout(), "stdout"),
+                () -> assertEquals(qemu.exitCode(), ours.exitCode(), "exit code"));
     }
 
     private static void assertSameAsQemu(Path cwd, Path program, String name, String... args) {

@@ -241,7 +241,7 @@ final class ConvertRun {
 
     private boolean copy(boolean created, String outName, String backing, ProgressMeter meter) {
         boolean hasBacking = backing != null;
-        int clusterBytes = (int) target.layers().get(0).driver().describe().clusterSize();
+        int clusterBytes = (int) target.layers().get(0).driver().clusterSize();
         long backingSize = hasBacking && target.layers().size() > 1 ? target.layers().get(1).driver().virtualSize()
                 : -1;
         boolean zeroInit = c.targetIsZero || (created && c.minSparseSectors > 0 && !hasBacking);

@@ -66,6 +66,14 @@ public interface FormatDriver extends Closeable {
     LayerDescription describe();
 
     /**
+     * The cluster size in bytes ({@link LayerDescription#clusterSize()}), 0 when the format has
+     * none; drivers whose {@link #describe} does more than this answer it directly.
+     */
+    default long clusterSize() {
+        return describe().clusterSize();
+    }
+
+    /**
      * The write side of this layer: present when the layer was opened read-write
      * ({@code !OpenOptions.readOnly()}) and the format can write; empty otherwise. Closing the
      * driver flushes what the writer still caches.

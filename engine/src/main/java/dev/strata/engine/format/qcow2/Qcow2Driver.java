@@ -432,6 +432,11 @@ public final class Qcow2Driver implements FormatDriver {
     }
 
     @Override
+    public long clusterSize() {
+        return header.clusterSize();
+    }
+
+    @Override
     public LayerDescription describe() {
         List<SnapshotInfo> list = new ArrayList<>();
         for (Qcow2SnapshotTable.Entry e : snapshots.entries()) {

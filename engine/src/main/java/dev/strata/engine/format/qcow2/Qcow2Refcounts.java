@@ -56,8 +56,7 @@ final class Qcow2Refcounts {
             return 0;
         }
         if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
-            throw signal.corruption("Refblock offset " + Qcow2ClusterMapper.hex(blockOffset)
-                    + " unaligned (reftable index: " + Qcow2ClusterMapper.hex(tableIndex) + ")");
+            throw unaligned(blockOffset, tableIndex);
         }
         if (blockOffset != cachedBlockOffset) {
             cachedBlock = HostReads.read(file, blockOffset, 1 << clusterBits);
@@ -65,6 +64,35 @@ final class Qcow2Refcounts {
         }
         long index = clusterIndex & ((1L << blockBits) - 1);
         return entry(cachedBlock, index);
+    }
+
+    /** Signals the misaligned refcount block at {@code tableIndex}; returns the exception to throw. */
+    private StrataException unaligned(long blockOffset, long tableIndex) {
+        return signal.corruption("Refblock offset " + Qcow2ClusterMapper.hex(blockOffset)
+                + " unaligned (reftable index: " + Qcow2ClusterMapper.hex(tableIndex) + ")");
+    }
+
+    /**
+     * What {@link #refcount} would fail on, for clusters {@code 0..endCluster-1} in order, without
+     * reading a block: signals and throws for the first misaligned refcount block, stops quietly
+     * at the first block qemu's block layer would refuse to read.
+     *
+     * @throws StrataException EIO for a misaligned refcount block, after signalling the corruption
+     */
+    private void checkBlocks(long endCluster) {
+        long tables = endCluster == 0 ? 0 : Math.min(tableSize, ((endCluster - 1) >>> blockBits) + 1);
+        for (long t = 0; t < tables && t < table.length; t++) {
+            long blockOffset = table[(int) t] & REFT_OFFSET_MASK;
+            if (blockOffset == 0) {
+                continue;
+            }
+            if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
+                throw unaligned(blockOffset, t);
+            }
+            if (!HostReads.readable(blockOffset, 1L << clusterBits)) {
+                return;
+            }
+        }
     }
 
     private long entry(ByteBuffer block, long index) {
@@ -90,7 +118,10 @@ final class Qcow2Refcounts {
      * qemu's qcow2_detect_metadata_preallocation: true when clearly more clusters are in use
      * (non-zero refcount) than the host file has allocated, i.e. data clusters are reserved but
      * not written. Any failure (unknown allocation, corrupt refcounts) answers false, as qemu
-     * treats errors as "not preallocated" (a corrupt refcount block is still signalled).
+     * treats errors as "not preallocated" (a corrupt refcount block is still signalled). When
+     * the file has fewer clusters than the threshold, the answer is known without counting; one
+     * difference remains, an I/O error reading a refcount block (which ends qemu's scan before a
+     * later misaligned block is signalled) cannot happen here, as no block is read.
      */
     static boolean detectMetadataPreallocation(Storage file, Qcow2Header header, Qcow2CorruptionSignal signal) {
         try {
@@ -104,6 +135,13 @@ final class Qcow2Refcounts {
             long threshold = Math.max(realClusters * 10 / 9, realClusters + 2);
             long endCluster = (fileLength + clusterSize - 1) / clusterSize;
             Qcow2Refcounts refcounts = new Qcow2Refcounts(file, header, signal);
+            if (endCluster < threshold) {
+                // The count cannot reach the threshold (the usual case: a file holding no
+                // reserved, unwritten clusters). qemu still scans, so still signal what its scan
+                // would meet, but from the table alone: 16k lookups per GiB saved.
+                refcounts.checkBlocks(endCluster);
+                return false;
+            }
             long count = 0;
             for (long i = 0; i < endCluster && count < threshold; i++) {
                 if (refcounts.refcount(i) != 0) {

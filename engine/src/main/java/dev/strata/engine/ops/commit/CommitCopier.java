@@ -71,7 +71,7 @@ final class CommitCopier {
         this.writer = writer;
         this.length = chain.top().driver().virtualSize();
         FormatDriver base = chain.base().driver();
-        long cluster = base.describe().clusterSize();
+        long cluster = base.clusterSize();
         this.granularity = cluster > 0 ? Math.min(Math.max(4096, cluster), 65536) : 65536;
         this.baseCluster = cluster;
         boolean qcow2 = "qcow2".equals(base.formatName());

@@ -32,7 +32,7 @@ final class ConvertSources {
             Image image = images.get(i);
             starts[i] = pos;
             sizes[i] = image.size() & ~(ZeroScan.SECTOR - 1L);
-            long cluster = image.layers().get(0).driver().describe().clusterSize();
+            long cluster = image.layers().get(0).driver().clusterSize();
             // qemu aligns status queries to max(request alignment, cluster size), in sectors.
             alignments[i] = (int) Math.max(1, cluster / ZeroScan.SECTOR);
             pos += sizes[i];
