@@ -11,6 +11,7 @@ import com.kenai.jffi.Library;
 import com.kenai.jffi.Type;
 
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 
@@ -55,9 +56,19 @@ final class HostFiles {
     /**
      * The binding, run on a thread of its own as soon as the class is touched: a plain thread
      * rather than CompletableFuture's common pool, whose set-up alone cost a few milliseconds of
-     * the main thread's start-up.
+     * the main thread's start-up. The task is a named class, not a method reference: this is the
+     * first thing a command does, and the first lambda of a JVM sets up java.lang.invoke (about
+     * 3 ms), which would hold back the start of the binding every command then waits for.
      */
-    private static final FutureTask<LibC> LIBC = new FutureTask<>(HostFiles::bind);
+    private static final FutureTask<LibC> LIBC = new FutureTask<>(new Binding());
+
+    /** Calls {@link #bind}. */
+    private static final class Binding implements Callable<LibC> {
+        @Override
+        public LibC call() {
+            return bind();
+        }
+    }
 
     static {
         Thread binder = new Thread(LIBC, "strata-libc-bind");
