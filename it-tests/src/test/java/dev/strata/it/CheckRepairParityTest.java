@@ -284,7 +284,7 @@ class CheckRepairParityTest {
                 + " check -r rewrites (qemu-img 7.2 drops the snapshot table then) is not supported by strata-img;"
                 + " the image was not changed\n", ours.stderr());
         assertEquals(1, ours.exitCode());
-        assertArrayEquals(Files.readAllBytes(DAMAGED), Files.readAllBytes(IMAGE), "image bytes");
+        assertEquals(-1L, Files.mismatch(DAMAGED, IMAGE), "image bytes");
     }
 
     @ParameterizedTest(name = "raw {0}")

@@ -189,7 +189,7 @@ class CommitParityTest {
         Tools.qemuImg("compare", "-F", "raw", WORK.resolve("top.qcow2").toString(), BEFORE.toString()).orFail();
         if (DISCARDED_TOPS.contains(chain)) {
             for (String layer : layers.subList(0, layers.size() - 1)) {
-                assertArrayEquals(Files.readAllBytes(QEMU_RESULT.resolve(layer)), Files.readAllBytes(WORK.resolve(layer)),
+                assertEquals(-1L, Files.mismatch(QEMU_RESULT.resolve(layer), WORK.resolve(layer)),
                         "bytes of " + layer);
             }
         }

@@ -46,6 +46,11 @@ class ConvertParityTest {
         qemu("convert", "-c", "-O", "qcow2", p("data.raw"), p("zlib.qcow2"));
         qemu("create", "-f", "qcow2", "-o", "compat=0.10,cluster_size=4k", p("v2.qcow2"), "9M");
         io("-c", "write -P 8 0 3M", "-c", "write -P 0 5M 1M", p("v2.qcow2"));
+        // Stored zeros next to data inside one 2 MiB request: -c must leave those clusters out.
+        qemu("create", "-f", "raw", p("zeros-in-data.raw"), "4M");
+        io("-f", "raw", "-c", "write -P 7 0 64k", "-c", "write -P 0 64k 64k", "-c", "write -P 7 128k 64k",
+                "-c", "write -P 0 192k 448k", "-c", "write -P 9 640k 100k", "-c", "write -P 0 2M 2M",
+                p("zeros-in-data.raw"));
         qemu("create", "-f", "raw", p("odd.raw"), "1000");
         io("-f", "raw", "-c", "write -P 4 0 512", p("odd.raw"));
         unreadableSources();
@@ -77,7 +82,7 @@ class ConvertParityTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> list = new ArrayList<>();
-        for (String src : List.of("data.raw", "top.qcow2", "zlib.qcow2", "v2.qcow2", "odd.raw")) {
+        for (String src : List.of("data.raw", "top.qcow2", "zlib.qcow2", "v2.qcow2", "odd.raw", "zeros-in-data.raw")) {
             list.add(Arguments.of(src, List.of()));
             list.add(Arguments.of(src, List.of("-O", "qcow2")));
             list.add(Arguments.of(src, List.of("-S", "0")));
@@ -141,10 +146,14 @@ class ConvertParityTest {
         if (qcow2) {
             assertEquals(0, check.exitCode(), () -> "check: " + check.stdout() + check.stderr());
         }
-        if (!options.contains("-c")) {
+        if (options.contains("-c")) {
+            // Compressed streams need not be as long as zlib's, so host offsets may differ; which
+            // clusters are stored, and how, may not.
+            assertEquals(withoutOffsets(map(qemuOut)), withoutOffsets(map(ourOut)), "map --output=json, offsets aside");
+        } else {
             assertEquals(map(qemuOut), map(ourOut), "map --output=json");
-            assertEquals(info(qemuOut, qemuOut), info(ourOut, qemuOut), "info --output=json");
         }
+        assertEquals(info(qemuOut, qemuOut), info(ourOut, qemuOut), "info --output=json");
     }
 
     /** Several sources, concatenated. */
@@ -319,6 +328,10 @@ class ConvertParityTest {
         assertEquals(1, s.exitCode(), s.stderr());
         assertEquals(Parity.asStrata(q.stderr()), s.stderr());
         assertFalse(Files.exists(dir.resolve("sbroken.raw")), "half-written target left behind");
+    }
+
+    private static String withoutOffsets(String mapJson) {
+        return mapJson.replaceAll(", \"offset\": \\d+", "");
     }
 
     private static String map(String name) {

@@ -36,7 +36,6 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -202,7 +201,7 @@ class Qcow2CrashTest {
         try (Image image = ChainOpener.standard().open(ours.toString(), "qcow2", new OpenOptions(false, false, false))) {
             image.flush();
         }
-        assertArrayEquals(Files.readAllBytes(theirs), Files.readAllBytes(ours), () -> what + ": strata's repair on open"
+        assertEquals(-1L, Files.mismatch(theirs, ours), () -> what + ": strata's repair on open"
                 + " differs from qemu's");
         Tools.Result check = Tools.qemuImg("check", ours.toString());
         assertTrue(check.exitCode() == 0, () -> what + ": not clean after strata's repair on open:\n" + check);

@@ -25,7 +25,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 class Qcow2WriteZeroesParityTest {
@@ -116,6 +115,6 @@ class Qcow2WriteZeroesParityTest {
                         .replace(ourTwin.toString(), "X"), label + ": map");
         assertEquals(0, Tools.qemuImg("compare", qemuTwin.toString(), ourTwin.toString()).exitCode(), label);
         assertEquals(0, Tools.qemuImg("check", ourTwin.toString()).exitCode(), label + ": check");
-        assertArrayEquals(Files.readAllBytes(qemuTwin), Files.readAllBytes(ourTwin), label + ": image bytes");
+        assertEquals(-1L, Files.mismatch(qemuTwin, ourTwin), label + ": image bytes");
     }
 }

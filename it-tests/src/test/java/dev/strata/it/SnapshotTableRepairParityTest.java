@@ -151,7 +151,7 @@ class SnapshotTableRepairParityTest {
         Files.move(IMAGE, QEMU_RESULT);
         Files.write(IMAGE, damaged);
         Parity.assertSame(qemu, InProcessCli.strataImg(args));
-        assertArrayEquals(Files.readAllBytes(QEMU_RESULT), Files.readAllBytes(IMAGE), "image bytes afterwards");
+        assertEquals(-1L, Files.mismatch(QEMU_RESULT, IMAGE), "image bytes afterwards");
         // what real qemu-img check says of strata's result (strata-img check must say the same)
         Parity.assertSameAsQemu("check", IMAGE.toString());
         if (List.of(args).contains("--output=json")) {

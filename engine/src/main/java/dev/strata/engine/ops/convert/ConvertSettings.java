@@ -13,9 +13,12 @@ package dev.strata.engine.ops.convert;
  *                               backing, or --target-is-zero), so zero ranges need no writes
  * @param workers                parallel requests (-m), 1..16
  * @param inOrder                writes reach the target in offset order (no -W)
- * @param bufferSectors          the largest request, in sectors (qemu: 2 MiB)
+ * @param bufferSectors          the largest request, in sectors (qemu: 2 MiB); a compressed
+ *                               copy uses {@code clusterSectors} instead, as qemu copies one
+ *                               cluster at a time then (so each cluster is zero-checked, read and
+ *                               reported on its own)
  * @param clusterSectors         the target's cluster size in sectors (compressed writes are one
- *                               cluster each)
+ *                               cluster each); for a compressed copy in (0, bufferSectors]
  * @param alignmentSectors       alignment of the ends of written runs, in sectors
  * @param copyOffload            try copy offloading for data (-C): data chunks are copied as
  *                               they are, without zero detection, in the kernel where both ends
@@ -29,4 +32,13 @@ public record ConvertSettings(boolean compressed, int minSparseSectors, boolean 
                               long targetBackingSize, boolean hasZeroInit, int workers, boolean inOrder,
                               int bufferSectors, int clusterSectors, int alignmentSectors,
                               boolean copyOffload, boolean salvage, long rateLimit) {
+    /** @throws IllegalArgumentException for a compressed copy whose cluster size is not in range */
+    public ConvertSettings {
+        if (compressed) {
+            if (clusterSectors <= 0 || clusterSectors > bufferSectors) {
+                throw new IllegalArgumentException("invalid cluster size for a compressed copy: " + clusterSectors);
+            }
+            bufferSectors = clusterSectors;
+        }
+    }
 }
