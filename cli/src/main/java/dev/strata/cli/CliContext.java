@@ -1,6 +1,7 @@
 package dev.strata.cli;
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.CorruptionEvent;
 import dev.strata.engine.format.CorruptionListener;
 
 import java.io.PrintStream;
@@ -38,7 +39,14 @@ public record CliContext(PrintStream out, PrintStream err, String programName, b
      * ("qcow2: Image is corrupt: ...; further non-fatal corruption events will be suppressed").
      */
     public CorruptionListener corruptionReporter() {
-        return event -> unprefixedError(event.message());
+        // A class, not a lambda: every command that opens an image asks for one, and a lambda
+        // costs start-up (see StartupLambdaTest).
+        return new CorruptionListener() {
+            @Override
+            public void corruptionFound(CorruptionEvent event) {
+                unprefixedError(event.message());
+            }
+        };
     }
 
     /** Prints the error line of {@code e}, and its stack trace with --debug. */

@@ -25,10 +25,7 @@ class LauncherTest {
 
     @BeforeAll
     static void findLauncher() {
-        String root = System.getenv("STRATA_ROOT");
-        Path repo = root != null && !root.isEmpty() ? Path.of(root) : Tools.CWD.getParent();
-        launcher = repo.resolve("bin/strata-img").toAbsolutePath();
-        assertTrue(Files.isExecutable(launcher), () -> "no executable launcher at " + launcher);
+        launcher = Tools.launcher();
     }
 
     /** From the chain's directory, a relative name: the names qemu-img prints are the same. */

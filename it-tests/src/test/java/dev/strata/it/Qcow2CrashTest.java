@@ -100,10 +100,7 @@ class Qcow2CrashTest {
     /** Kills bin/strata-img convert (256 MiB raw source to qcow2) at random moments. */
     @Test
     void killedConvertLeavesNoCorruption() throws Exception {
-        String root = System.getenv("STRATA_ROOT");
-        Path repo = root != null && !root.isEmpty() ? Path.of(root) : Tools.CWD.getParent();
-        Path launcher = repo.resolve("bin/strata-img").toAbsolutePath();
-        assertTrue(Files.isExecutable(launcher), () -> "no executable launcher at " + launcher);
+        Path launcher = Tools.launcher();
         Path src = DIR.resolve("convert-src.raw");
         Tools.qemuImg("create", "-q", "-f", "raw", src.toString(), "256M").orFail();
         Tools.qemuIo("-f", "raw", "-c", "write -P 0x33 0 96M", "-c", "write -P 0x44 128M 64M",

@@ -34,6 +34,20 @@ public final class Tools {
     /** The working directory of this JVM: the CLI resolves relative names against it. */
     public static final Path CWD = Path.of(System.getProperty("user.dir")).toAbsolutePath();
 
+    /**
+     * The repository's bin/strata-img ($STRATA_ROOT, else the parent of this module), checked to
+     * be executable.
+     */
+    public static Path launcher() {
+        String root = System.getenv("STRATA_ROOT");
+        Path repo = root != null && !root.isEmpty() ? Path.of(root) : CWD.getParent();
+        Path launcher = repo.resolve("bin/strata-img").toAbsolutePath();
+        if (!Files.isExecutable(launcher)) {
+            fail("no executable launcher at " + launcher);
+        }
+        return launcher;
+    }
+
     private static final Map<String, Boolean> PRESENT = new ConcurrentHashMap<>();
 
     private Tools() {

@@ -13,7 +13,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.time.ZoneId;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -80,7 +79,7 @@ public final class InfoCommand implements Callable<Integer>, OptionHook {
         if (fmt == OutputFormat.JSON) {
             ctx.out().print(backingChain ? InfoJson.renderList(list) : InfoJson.render(list.get(0)));
         } else {
-            ctx.out().print(InfoText.renderList(list, ZoneId::systemDefault));
+            ctx.out().print(InfoText.renderList(list, InfoText.SYSTEM_ZONE));
         }
         return 0;
     }

@@ -8,6 +8,7 @@ import dev.strata.cli.output.AsciiBuffer;
 import dev.strata.cli.output.MapJson;
 import dev.strata.cli.output.MapText;
 import dev.strata.engine.StrataException;
+import dev.strata.engine.image.Extent;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.ops.map.MapOperation;
 import picocli.CommandLine.Command;
@@ -99,6 +100,9 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         }
     }
 
+    // The sinks below are anonymous classes, not lambdas: map is a short command whose start-up
+    // counts (see StartupLambdaTest).
+
     /** Bytes of JSON collected before handing them to the output stream. */
     private static final int OUTPUT_BATCH = 1 << 16;
 
@@ -107,12 +111,15 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         out.print(MapJson.header());
         AsciiBuffer pending = new AsciiBuffer(OUTPUT_BATCH + 256);
         try {
-            MapOperation.walkAhead(image, startOffset, maxLength, (e, last) -> {
-                MapJson.appendEntry(pending, e, last);
-                if (pending.length() >= OUTPUT_BATCH) {
-                    pending.drainTo(out);
+            MapOperation.walkAhead(image, startOffset, maxLength, new MapOperation.Sink() {
+                @Override
+                public boolean entry(Extent e, boolean last) {
+                    MapJson.appendEntry(pending, e, last);
+                    if (pending.length() >= OUTPUT_BATCH) {
+                        pending.drainTo(out);
+                    }
+                    return true;
                 }
-                return true;
             });
         } catch (StrataException e) {
             pending.drainTo(out);
@@ -126,21 +133,25 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
     private int human(Image image) {
         PrintStream out = ctx.out();
         out.print(MapText.header());
-        boolean[] first = {true};
         boolean completed;
         try {
-            completed = MapOperation.walkAhead(image, startOffset, maxLength, (e, last) -> {
-                MapText.Line line = MapText.entry(e, first[0]);
-                first[0] = false;
-                if (line instanceof MapText.Line.Error) {
-                    out.flush();
-                    ctx.error(MapText.NO_OFFSET_ERROR);
-                    return false;
+            completed = MapOperation.walkAhead(image, startOffset, maxLength, new MapOperation.Sink() {
+                private boolean first = true;
+
+                @Override
+                public boolean entry(Extent e, boolean last) {
+                    MapText.Line line = MapText.entry(e, first);
+                    first = false;
+                    if (line instanceof MapText.Line.Error) {
+                        out.flush();
+                        ctx.error(MapText.NO_OFFSET_ERROR);
+                        return false;
+                    }
+                    if (line instanceof MapText.Line.Print p) {
+                        out.print(p.text());
+                    }
+                    return true;
                 }
-                if (line instanceof MapText.Line.Print p) {
-                    out.print(p.text());
-                }
-                return true;
             });
         } catch (StrataException e) {
             return metadataError(e);

@@ -26,6 +26,14 @@ public final class InfoText {
         }
     }
 
+    /** The host's time zone, read when first asked (a class, not a lambda: see StartupLambdaTest). */
+    public static final Supplier<ZoneId> SYSTEM_ZONE = new Supplier<>() {
+        @Override
+        public ZoneId get() {
+            return ZoneId.systemDefault();
+        }
+    };
+
     private InfoText() {
     }
 

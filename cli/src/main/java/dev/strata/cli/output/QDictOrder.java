@@ -2,7 +2,7 @@ package dev.strata.cli.output;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -16,6 +16,8 @@ import java.util.Map;
  */
 public final class QDictOrder {
     private static final int BUCKETS = 512;
+    /** Low half of a sort key: the insertion index counted down from here. */
+    private static final long LAST = 0xffffffffL;
 
     private QDictOrder() {
     }
@@ -34,15 +36,16 @@ public final class QDictOrder {
     /** The entries of {@code map} (in insertion order) re-ordered as QEMU would iterate them. */
     public static <V> List<Map.Entry<String, V>> entries(Map<String, V> map) {
         List<Map.Entry<String, V>> list = new ArrayList<>(map.entrySet());
-        List<Integer> insertion = new ArrayList<>();
-        for (int i = 0; i < list.size(); i++) {
-            insertion.add(i);
+        // Bucket first, then the later insertion first: one sortable key per entry (no
+        // comparator lambdas on every info's path, see StartupLambdaTest).
+        long[] keys = new long[list.size()];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = ((long) bucket(list.get(i).getKey()) << 32) | (LAST - i);
         }
-        insertion.sort(Comparator.<Integer>comparingInt(i -> bucket(list.get(i).getKey()))
-                .thenComparing(Comparator.<Integer>reverseOrder()));
+        Arrays.sort(keys);
         List<Map.Entry<String, V>> out = new ArrayList<>(list.size());
-        for (int i : insertion) {
-            out.add(list.get(i));
+        for (long k : keys) {
+            out.add(list.get((int) (LAST - (k & LAST))));
         }
         return out;
     }

@@ -10,7 +10,11 @@ package dev.strata.engine.format;
 @FunctionalInterface
 public interface CorruptionListener {
     /** Drops every event (the default for opens that nobody watches). */
-    CorruptionListener IGNORE = event -> { };
+    CorruptionListener IGNORE = new CorruptionListener() {
+        @Override
+        public void corruptionFound(CorruptionEvent event) {
+        }
+    };
 
     /** Called once per layer, the first time its driver finds inconsistent metadata. */
     void corruptionFound(CorruptionEvent event);

@@ -43,7 +43,12 @@ public final class FormatRegistry {
 
     /** The factory called {@code name}, if known. */
     public Optional<FormatFactory> byName(String name) {
-        return factories.stream().filter(f -> f.name().equals(name)).findFirst();
+        for (FormatFactory f : factories) {
+            if (f.name().equals(name)) {
+                return Optional.of(f);
+            }
+        }
+        return Optional.empty();
     }
 
     /** The names of all formats strata-img can open (recognised-only formats left out). */
@@ -57,8 +62,11 @@ public final class FormatRegistry {
      * @throws StrataException EINVAL "Unknown driver 'name'" when there is none
      */
     public FormatFactory require(String name) {
-        return byName(name).orElseThrow(
-                () -> new StrataException(ErrorKind.EINVAL, "Unknown driver '" + name + "'"));
+        Optional<FormatFactory> f = byName(name);
+        if (f.isEmpty()) {
+            throw new StrataException(ErrorKind.EINVAL, "Unknown driver '" + name + "'");
+        }
+        return f.get();
     }
 
     /**

@@ -139,8 +139,12 @@ final class HostLocks {
     private static String apply(Entry entry) {
         Set<Long> wanted = new HashSet<>();
         for (Claim claim : entry.claims) {
-            claim.request.used().forEach(p -> wanted.add(p.useByte()));
-            claim.request.unshared().forEach(p -> wanted.add(p.exclusionByte()));
+            for (LockPermission p : claim.request.used()) {
+                wanted.add(p.useByte());
+            }
+            for (LockPermission p : claim.request.unshared()) {
+                wanted.add(p.exclusionByte());
+            }
         }
         for (long b : new ArrayList<>(entry.lockedBytes)) {
             if (!wanted.contains(b)) {
@@ -173,17 +177,27 @@ final class HostLocks {
         }
         for (LockPermission p : EnumSet.allOf(LockPermission.class)) {
             if (claim.request.used().contains(p) && (HostFiles.conflicts(entry.fd, p.exclusionByte())
-                    || others.stream().anyMatch(o -> o.unshared().contains(p)))) {
+                    || anyHolds(others, p, true))) {
                 return "Failed to get \"" + p.qemuName() + "\" lock";
             }
         }
         for (LockPermission p : EnumSet.allOf(LockPermission.class)) {
             if (claim.request.unshared().contains(p) && (HostFiles.conflicts(entry.fd, p.useByte())
-                    || others.stream().anyMatch(o -> o.used().contains(p)))) {
+                    || anyHolds(others, p, false))) {
                 return "Failed to get shared \"" + p.qemuName() + "\" lock";
             }
         }
         return null;
+    }
+
+    /** Whether one of {@code requests} refuses ({@code unshared}) or else uses {@code p}. */
+    private static boolean anyHolds(List<LockRequest> requests, LockPermission p, boolean unshared) {
+        for (LockRequest r : requests) {
+            if ((unshared ? r.unshared() : r.used()).contains(p)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The file's identity (device and inode), so that every name of one file shares one entry. */

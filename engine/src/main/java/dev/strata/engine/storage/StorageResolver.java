@@ -16,8 +16,13 @@ import java.util.Objects;
 @FunctionalInterface
 public interface StorageResolver {
 
-    /** Host files only. */
-    StorageResolver FILES = FileStorage::open;
+    /** Host files only (a class rather than a method reference: see StartupLambdaTest). */
+    StorageResolver FILES = new StorageResolver() {
+        @Override
+        public Storage open(String name, boolean readOnly) {
+            return FileStorage.open(name, readOnly);
+        }
+    };
 
     /**
      * Opens {@code name}.

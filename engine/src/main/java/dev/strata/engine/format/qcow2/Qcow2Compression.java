@@ -23,8 +23,20 @@ public final class Qcow2Compression {
     /** compression_type 1: zstd. */
     public static final int TYPE_ZSTD = 1;
 
-    private static final ThreadLocal<Inflater> INFLATERS = ThreadLocal.withInitial(() -> new Inflater(true));
-    private static final ThreadLocal<ZstdDecompressCtx> ZSTD = ThreadLocal.withInitial(ZstdDecompressCtx::new);
+    // Subclasses rather than ThreadLocal.withInitial(lambda): `info` touches this class, and a
+    // lambda costs start-up (see StartupLambdaTest).
+    private static final ThreadLocal<Inflater> INFLATERS = new ThreadLocal<>() {
+        @Override
+        protected Inflater initialValue() {
+            return new Inflater(true);
+        }
+    };
+    private static final ThreadLocal<ZstdDecompressCtx> ZSTD = new ThreadLocal<>() {
+        @Override
+        protected ZstdDecompressCtx initialValue() {
+            return new ZstdDecompressCtx();
+        }
+    };
 
     private Qcow2Compression() {
     }

@@ -368,7 +368,10 @@ public record Qcow2Header(int version, long backingFileOffset, long backingFileS
     }
 
     private static void checkDataFile(List<Qcow2HeaderExtension> exts, long incompatible, long autoclear) {
-        boolean hasName = exts.stream().anyMatch(e -> e.type() == Qcow2HeaderExtension.DATA_FILE);
+        boolean hasName = false;
+        for (Qcow2HeaderExtension e : exts) {
+            hasName |= e.type() == Qcow2HeaderExtension.DATA_FILE;
+        }
         if ((incompatible & Qcow2FeatureBits.INCOMPAT_DATA_FILE) != 0) {
             if (!hasName) {
                 throw StrataException.invalid("'data-file' is required for this image");

@@ -79,30 +79,7 @@ public final class MapOperation {
      */
     public static boolean walkAhead(Image image, long start, long maxLength, Sink sink) {
         BlockingQueue<Object> queue = new ArrayBlockingQueue<>(64);
-        Thread producer = new Thread(() -> {
-            List<Extent> batch = new ArrayList<>(BATCH);
-            Throwable end;
-            try {
-                walk(image, start, maxLength, (e, last) -> {
-                    batch.add(e);
-                    if (last) {
-                        put(queue, new Last(List.copyOf(batch)));
-                        batch.clear();
-                    } else if (batch.size() == BATCH) {
-                        put(queue, List.copyOf(batch));
-                        batch.clear();
-                    }
-                    return !Thread.currentThread().isInterrupted();
-                });
-                end = null;
-            } catch (RuntimeException | Error e) {
-                end = e;
-            }
-            if (end != null) {
-                put(queue, new Failed(List.copyOf(batch), end));
-            }
-        }, "map-walk");
-        producer.setDaemon(true);
+        Thread producer = new AheadWalk(image, start, maxLength, queue);
         producer.start();
         try {
             while (true) {
@@ -131,6 +108,50 @@ public final class MapOperation {
     }
 
     private static final int BATCH = 1024;
+
+    /**
+     * The producer of {@link #walkAhead}: walks on its own thread and queues the entries in
+     * batches, then a {@link Last} or a {@link Failed}. A class rather than lambdas: map is a
+     * short command whose start-up counts (see StartupLambdaTest in the integration tests).
+     */
+    private static final class AheadWalk extends Thread implements Sink {
+        private final Image image;
+        private final long start;
+        private final long maxLength;
+        private final BlockingQueue<Object> queue;
+        private final List<Extent> batch = new ArrayList<>(BATCH);
+
+        AheadWalk(Image image, long start, long maxLength, BlockingQueue<Object> queue) {
+            super("map-walk");
+            setDaemon(true);
+            this.image = image;
+            this.start = start;
+            this.maxLength = maxLength;
+            this.queue = queue;
+        }
+
+        @Override
+        public void run() {
+            try {
+                walk(image, start, maxLength, this);
+            } catch (RuntimeException | Error e) {
+                put(queue, new Failed(List.copyOf(batch), e));
+            }
+        }
+
+        @Override
+        public boolean entry(Extent e, boolean last) {
+            batch.add(e);
+            if (last) {
+                put(queue, new Last(List.copyOf(batch)));
+                batch.clear();
+            } else if (batch.size() == BATCH) {
+                put(queue, List.copyOf(batch));
+                batch.clear();
+            }
+            return !isInterrupted();
+        }
+    }
 
     private record Last(List<Extent> entries) {
     }
