@@ -47,16 +47,9 @@ final class Qcow2Refcounts {
      * @throws StrataException EIO for an unaligned refcount block, after signalling the corruption
      */
     long refcount(long clusterIndex) {
-        long tableIndex = clusterIndex >>> blockBits;
-        if (tableIndex >= tableSize) {
-            return 0;
-        }
-        long blockOffset = tableIndex < table.length ? table[(int) tableIndex] & REFT_OFFSET_MASK : 0;
+        long blockOffset = blockOffset(clusterIndex >>> blockBits);
         if (blockOffset == 0) {
             return 0;
-        }
-        if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
-            throw unaligned(blockOffset, tableIndex);
         }
         if (blockOffset != cachedBlockOffset) {
             cachedBlock = HostReads.read(file, blockOffset, 1 << clusterBits);
@@ -66,10 +59,22 @@ final class Qcow2Refcounts {
         return entry(cachedBlock, index);
     }
 
-    /** Signals the misaligned refcount block at {@code tableIndex}; returns the exception to throw. */
-    private StrataException unaligned(long blockOffset, long tableIndex) {
-        return signal.corruption("Refblock offset " + Qcow2ClusterMapper.hex(blockOffset)
-                + " unaligned (reftable index: " + Qcow2ClusterMapper.hex(tableIndex) + ")");
+    /**
+     * The offset of the refcount block at {@code tableIndex}, 0 when there is none (past the
+     * table, or unallocated).
+     *
+     * @throws StrataException EIO for a misaligned block, after signalling the corruption
+     */
+    private long blockOffset(long tableIndex) {
+        if (tableIndex >= tableSize || tableIndex >= table.length) {
+            return 0;
+        }
+        long blockOffset = table[(int) tableIndex] & REFT_OFFSET_MASK;
+        if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
+            throw signal.corruption("Refblock offset " + Qcow2ClusterMapper.hex(blockOffset)
+                    + " unaligned (reftable index: " + Qcow2ClusterMapper.hex(tableIndex) + ")");
+        }
+        return blockOffset;
     }
 
     /**
@@ -80,16 +85,10 @@ final class Qcow2Refcounts {
      * @throws StrataException EIO for a misaligned refcount block, after signalling the corruption
      */
     private void checkBlocks(long endCluster) {
-        long tables = endCluster == 0 ? 0 : Math.min(tableSize, ((endCluster - 1) >>> blockBits) + 1);
-        for (long t = 0; t < tables && t < table.length; t++) {
-            long blockOffset = table[(int) t] & REFT_OFFSET_MASK;
-            if (blockOffset == 0) {
-                continue;
-            }
-            if ((blockOffset & ((1L << clusterBits) - 1)) != 0) {
-                throw unaligned(blockOffset, t);
-            }
-            if (!HostReads.readable(blockOffset, 1L << clusterBits)) {
+        long tables = endCluster == 0 ? 0 : ((endCluster - 1) >>> blockBits) + 1;
+        for (long t = 0; t < tables; t++) {
+            long blockOffset = blockOffset(t);
+            if (blockOffset != 0 && !HostReads.readable(blockOffset, 1L << clusterBits)) {
                 return;
             }
         }
