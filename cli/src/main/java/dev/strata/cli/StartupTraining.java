@@ -28,8 +28,10 @@ import java.util.stream.Stream;
  * The images are made by strata-img itself (create, convert from a raw file written here), so
  * training needs no other tool. Failures are ignored: a verb that fails still loaded most of its
  * classes, and the archive only makes start-up faster, never changes what a command does.
- * Covered: create, convert (qcow2, raw, a backing chain, zlib and zstd compression), info, map
- * (human and JSON), check, compare, measure, resize, snapshot, --version, --help and an error.
+ * Covered: create, convert (qcow2, raw, a backing chain, zlib and zstd compression, -n), info,
+ * map (human and JSON), check, compare, measure, resize, snapshot (create, list, apply, delete),
+ * bitmap, amend, dd, commit, rebase (safe and -u), bench (read and write), --version, --help and
+ * an error.
  */
 public final class StartupTraining {
     private static final int MIB = 1 << 20;
@@ -74,6 +76,22 @@ public final class StartupTraining {
                 cmd("resize", d + "new.qcow2", "16M"),
                 cmd("snapshot", "-c", "s1", d + "new.qcow2"),
                 cmd("snapshot", "-l", d + "new.qcow2"),
+                cmd("snapshot", "-a", "s1", d + "new.qcow2"),
+                cmd("snapshot", "-d", "s1", d + "new.qcow2"),
+                cmd("bitmap", "--add", d + "new.qcow2", "b0"),
+                cmd("bitmap", "--add", "-g", "128k", "--disable", d + "new.qcow2", "b1"),
+                cmd("bitmap", "--merge", "b0", "--enable", d + "new.qcow2", "b1"),
+                cmd("bitmap", "--clear", "--remove", d + "new.qcow2", "b0"),
+                cmd("amend", "-o", "lazy_refcounts=on", d + "new.qcow2"),
+                cmd("dd", "-f", "raw", "-O", "qcow2", "bs=64k", "count=32", "if=" + d + "data.raw",
+                        "of=" + d + "dd.qcow2"),
+                cmd("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", d + "mid.qcow2"),
+                cmd("convert", "-n", "-f", "raw", "-O", "qcow2", d + "data.raw", d + "mid.qcow2"),
+                cmd("commit", "-q", d + "mid.qcow2"),
+                cmd("rebase", "-q", "-b", "flat.qcow2", "-F", "qcow2", d + "top.qcow2"),
+                cmd("rebase", "-q", "-u", "-b", "base.qcow2", "-F", "qcow2", d + "top.qcow2"),
+                cmd("bench", "-c", "64", "-s", "64k", d + "flat.qcow2"),
+                cmd("bench", "-w", "-c", "64", "-s", "64k", d + "new.qcow2"),
                 cmd("info", d + "no-such-image.qcow2"),
                 cmd("--version"),
                 cmd("--help"));

@@ -49,8 +49,11 @@ import java.util.List;
 final class CommitCopier {
     private static final int MAX_IO_BYTES = 1 << 20;
     private static final long BUF_SIZE = 16L << 20;
-    /** Read buffers in flight: enough to keep reading while the base is written. */
-    private static final int READ_AHEAD_BUFFERS = 4;
+    /**
+     * Read buffers in flight: enough to keep reading while the base is written, and to wake the
+     * reader once per four steps written rather than after each (see CommitReadAhead).
+     */
+    private static final int READ_AHEAD_BUFFERS = 8;
 
     private final CommitChain chain;
     private final LayerWriter writer;

@@ -215,6 +215,48 @@ class CommitReadAheadTest {
     }
 
     @Test
+    void aHelperOutOfBuffersReadsAgainOnlyOnceHalfThePoolIsFree() throws InterruptedException {
+        AtomicInteger reads = new AtomicInteger();
+        List<CommitStep> seen = new ArrayList<>();
+        try (CommitReadAhead ahead = new CommitReadAhead(out -> {
+            for (long i = 0; i < 100; i++) {
+                out.accept(copy(i, 1, true));
+            }
+        }, (dst, offset) -> {
+            reads.incrementAndGet();
+            fillPattern(dst, offset);
+        }, 8, BUFFER)) {
+            List<CommitReadAhead.Ready> held = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                held.add(ahead.next());
+            }
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!ahead.helperWaitsForBuffer()) {
+                assertTrue(System.nanoTime() < deadline, "the helper waits once all eight buffers are taken");
+                Thread.sleep(1);
+            }
+            for (int i = 0; i < 3; i++) {
+                ahead.release(held.get(i));
+            }
+            Thread.sleep(50);
+            assertEquals(8, reads.get(), "three free buffers of eight leave the helper waiting");
+            assertTrue(ahead.helperWaitsForBuffer());
+            for (int i = 3; i < 8; i++) {
+                ahead.release(held.get(i));
+            }
+            held.forEach(r -> seen.add(r.step()));
+            for (CommitReadAhead.Ready r = ahead.next(); r != null; r = ahead.next()) {
+                seen.add(r.step());
+                ahead.release(r);
+            }
+        }
+        assertEquals(100, reads.get());
+        for (int i = 0; i < 100; i++) {
+            assertEquals(i, seen.get(i).offset(), "plan order");
+        }
+    }
+
+    @Test
     void anEmptyPlanEndsAtOnce() {
         try (CommitReadAhead ahead = new CommitReadAhead(out -> { }, CommitReadAheadTest::fillPattern, 4, BUFFER)) {
             assertNull(ahead.next());
