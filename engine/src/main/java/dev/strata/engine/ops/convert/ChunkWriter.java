@@ -19,6 +19,14 @@ final class ChunkWriter {
     private final ConvertSettings settings;
     private final WriteThrottle throttle;
 
+    /** What {@link #plan} returns for a chunk with nothing to write. */
+    static final Runnable NOTHING = new Runnable() {
+        @Override
+        public void run() {
+            // a hole or zeros going to a zero-initialised target
+        }
+    };
+
     ChunkWriter(Image target, ConvertSettings settings, WriteThrottle throttle) {
         this.target = target;
         this.settings = settings;
@@ -29,7 +37,8 @@ final class ChunkWriter {
      * Decides how chunk {@code [sector, sector+n)}, whose bytes (for DATA) are in {@code buf}, is
      * written, and returns the writes. Zero detection and compression run here, on the calling
      * thread, so that with in-order writes they happen in parallel, before the chunk's turn; the
-     * returned writes run in the turn and throw {@link ConvertFailure} when the target fails.
+     * returned writes run in the turn and throw {@link ConvertFailure} when the target fails;
+     * {@link #NOTHING} when there is nothing to write.
      */
     Runnable plan(ByteBuffer buf, long sector, int n, ConvertChunker.Status status) {
         Runs runs = new Runs();
@@ -67,6 +76,9 @@ final class ChunkWriter {
                 runs.add(Runs.ZEROES, done, run);
             }
             done += run;
+        }
+        if (runs.count == 0) {
+            return NOTHING;
         }
         return () -> write(buf, sector, runs);
     }

@@ -7,7 +7,8 @@ package dev.strata.engine.ops.convert;
  * (qemu's default), a worker waits until every chunk before its own has been written, so the
  * target is written front to back while reads run ahead; -W lifts the wait. OrderedWrites does
  * the hand-over: the thread that finishes a write also writes the chunks after it that are
- * already read. Compressed targets keep the order too: the clusters are compressed before the
+ * already read; a chunk with nothing to write is only recorded (skip), its worker goes on at once.
+ * Compressed targets keep the order too: the clusters are compressed before the
  * chunk's turn, in parallel, and only their allocation and write are in order, so they sit in
  * the file where qemu puts them (qemu compresses in order, one chunk at a time).
  *
@@ -178,7 +179,11 @@ public final class ConvertOperation {
                 fail(e);
                 return;
             }
-            if (ordered != null) {
+            if (write == ChunkWriter.NOTHING) {
+                if (ordered != null) {
+                    ordered.skip(sector, n);
+                }
+            } else if (ordered != null) {
                 if (!ordered.submit(sector, n, write)) {
                     return;
                 }

@@ -9,6 +9,10 @@ package dev.strata.engine.ops.convert;
  * already read (its owner sleeps until then anyway, and its buffer is not touched until the write
  * is done), so while reads keep ahead one thread writes back to back and the owners are woken off
  * the critical path. Only a thread that finds no next chunk gives up the writer role.
+ *
+ * A chunk with nothing to write (a hole or zeros going to a zero-initialised target: every other
+ * chunk of a half-sparse image) only has to keep the order, so its thread does not wait for its
+ * turn (skip): the writer passes over it, and nobody has a wake-up to pay for it.
  */
 
 import java.util.HashMap;
@@ -69,8 +73,47 @@ final class OrderedWrites {
         } finally {
             lock.unlock();
         }
-        writeFrom(mine);
+        writeFrom(mine, false);
         return mine.outcome == Outcome.WRITTEN;
+    }
+
+    /**
+     * Records chunk {@code [sector, sector+n)} as one with nothing to write and returns without
+     * waiting for its turn. If the turn is already its own, this thread takes the writer role
+     * and writes the chunks after it that are waiting.
+     */
+    void skip(long sector, int n) {
+        Ticket mine = new Ticket(sector, n, null, null);
+        lock.lock();
+        try {
+            if (aborted) {
+                return;
+            }
+            if (writing || writtenUpTo != sector) {
+                ready.put(sector, mine);
+                return;
+            }
+            writtenUpTo = sector + n;
+            Ticket next = ready.remove(writtenUpTo);
+            if (next == null) {
+                return;
+            }
+            writing = true;
+            mine = next;
+        } finally {
+            lock.unlock();
+        }
+        writeFrom(mine, true);
+    }
+
+    /** Whether the chunk starting at {@code sector} waits for its turn (for tests). */
+    boolean waits(long sector) {
+        lock.lock();
+        try {
+            return ready.containsKey(sector);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Wakes every waiting submitter: their writes will not run. */
@@ -79,22 +122,30 @@ final class OrderedWrites {
         try {
             aborted = true;
             for (Ticket t : ready.values()) {
-                t.done.signal();
+                if (t.done != null) {
+                    t.done.signal();
+                }
             }
         } finally {
             lock.unlock();
         }
     }
 
-    /** Holding the writer role: writes {@code first}, then each next chunk already waiting. */
-    private void writeFrom(Ticket first) {
+    /**
+     * Holding the writer role: writes {@code first}, then each next chunk already waiting, passing
+     * over skipped ones. Wakes the submitter of every chunk written but {@code first}'s own, unless
+     * {@code firstWaits} (the submitter of {@code first} waits elsewhere: this thread skipped).
+     */
+    private void writeFrom(Ticket first, boolean firstWaits) {
         Ticket t = first;
         while (true) {
             RuntimeException error = null;
-            try {
-                t.write.run();
-            } catch (RuntimeException e) {
-                error = e;
+            if (t.write != null) {
+                try {
+                    t.write.run();
+                } catch (RuntimeException e) {
+                    error = e;
+                }
             }
             if (error != null) {
                 lock.lock();
@@ -112,7 +163,7 @@ final class OrderedWrites {
             try {
                 t.outcome = Outcome.WRITTEN;
                 writtenUpTo = t.sector + t.n;
-                if (t != first) {
+                if (t.done != null && (t != first || firstWaits)) {
                     t.done.signal();
                 }
                 Ticket next = aborted ? null : ready.remove(writtenUpTo);
@@ -133,7 +184,9 @@ final class OrderedWrites {
     private static final class Ticket {
         final long sector;
         final int n;
+        /** The write; null for a skipped chunk. */
         final Runnable write;
+        /** Where the submitter waits; null for a skipped chunk (nobody waits). */
         final Condition done;
         Outcome outcome = Outcome.PENDING;
 

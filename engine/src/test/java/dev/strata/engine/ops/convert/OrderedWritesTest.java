@@ -123,6 +123,101 @@ class OrderedWritesTest {
     }
 
     @Test
+    void skippedChunksKeepTheOrderOfTheWrittenOnes() throws Exception {
+        int chunks = 2000;
+        int[] readNanos = new java.util.Random(7).ints(chunks, 0, 200_000).toArray();
+        List<Long> written = new CopyOnWriteArrayList<>();
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger overlaps = new AtomicInteger();
+        OrderedWrites writes = new OrderedWrites(e -> {
+            throw new AssertionError("no write fails here", e);
+        });
+        AtomicInteger next = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                results.add(pool.submit(() -> {
+                    boolean all = true;
+                    for (int k; (k = next.getAndIncrement()) < chunks; ) {
+                        long sector = (long) k * N;
+                        java.util.concurrent.locks.LockSupport.parkNanos(readNanos[k]);
+                        if (k % 3 != 0) {
+                            writes.skip(sector, N);
+                            continue;
+                        }
+                        all &= writes.submit(sector, N, () -> {
+                            if (running.incrementAndGet() != 1) {
+                                overlaps.incrementAndGet();
+                            }
+                            written.add(sector);
+                            running.decrementAndGet();
+                        });
+                    }
+                    return all;
+                }));
+            }
+            for (Future<Boolean> r : results) {
+                assertTrue(r.get(30, TimeUnit.SECONDS), "every submit reports its write done");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(0, overlaps.get(), "two writes ran at once");
+        List<Long> expected = new ArrayList<>();
+        for (int k = 0; k < chunks; k += 3) {
+            expected.add((long) k * N);
+        }
+        assertEquals(expected, written);
+    }
+
+    @Test
+    void aSkipReturnsAtOnceAndTheWriterPassesOverIt() throws Exception {
+        OrderedWrites writes = new OrderedWrites(e -> {
+        });
+        List<Long> written = new CopyOnWriteArrayList<>();
+        CountDownLatch thirdReturned = new CountDownLatch(1);
+        Thread third = new Thread(() -> {
+            writes.submit(2 * N, N, () -> written.add(2L * N));
+            thirdReturned.countDown();
+        });
+        third.start();
+        writes.skip(N, N); // not its turn: chunk 0 is still to come
+        assertFalse(thirdReturned.await(100, TimeUnit.MILLISECONDS));
+        assertTrue(writes.submit(0, N, () -> written.add(0L)));
+        assertTrue(thirdReturned.await(10, TimeUnit.SECONDS), "the writer of chunk 0 passed over chunk 1 to chunk 2");
+        assertEquals(List.of(0L, 2L * N), written);
+        third.join();
+    }
+
+    @Test
+    void aSkipInItsTurnWritesTheWaitingChunksAfterIt() throws Exception {
+        OrderedWrites writes = new OrderedWrites(e -> {
+        });
+        AtomicReference<Thread> writer = new AtomicReference<>();
+        CountDownLatch thirdReturned = new CountDownLatch(1);
+        AtomicReference<Boolean> thirdResult = new AtomicReference<>();
+        Thread third = new Thread(() -> {
+            thirdResult.set(writes.submit(2 * N, N, () -> writer.set(Thread.currentThread())));
+            thirdReturned.countDown();
+        });
+        third.start();
+        assertTrue(writes.submit(0, N, () -> {
+        }));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!writes.waits(2 * N)) {
+            assertTrue(System.nanoTime() < deadline, "chunk 2 waits for chunk 1");
+            Thread.sleep(1);
+        }
+        assertEquals(1, thirdReturned.getCount());
+        writes.skip(N, N);
+        assertTrue(thirdReturned.await(10, TimeUnit.SECONDS));
+        assertTrue(thirdResult.get());
+        assertSame(Thread.currentThread(), writer.get(), "the skipping thread wrote chunk 2");
+        third.join();
+    }
+
+    @Test
     void afterAbortNewSubmissionsReturnWithoutWriting() {
         OrderedWrites writes = new OrderedWrites(e -> {
         });
