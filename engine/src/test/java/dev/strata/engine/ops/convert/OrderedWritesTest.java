@@ -12,6 +12,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntPredicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,12 +23,14 @@ class OrderedWritesTest {
     /** Chunk i covers sectors [8i, 8i+8). */
     private static final int N = 8;
 
-    @Test
-    void writesRunOnceEachInSectorOrderWhateverOrderTheyArriveIn() throws Exception {
-        int chunks = 2000;
-        // Threads take chunks in order, as convert's workers do, and "read" them for a random
-        // while, so submissions arrive out of order.
-        int[] readNanos = new java.util.Random(42).ints(chunks, 0, 200_000).toArray();
+    /**
+     * Eight threads take {@code chunks} chunks in order, as convert's workers do, "read" each for
+     * a random while (so submissions arrive out of order), and submit it, or skip it where
+     * {@code skipped} says. Returns the sectors written, in the order the writes ran; fails on
+     * two writes at once or a submit that reports its write not done.
+     */
+    private static List<Long> submitFromEightThreads(int chunks, long seed, IntPredicate skipped) throws Exception {
+        int[] readNanos = new java.util.Random(seed).ints(chunks, 0, 200_000).toArray();
         List<Long> written = new CopyOnWriteArrayList<>();
         AtomicInteger running = new AtomicInteger();
         AtomicInteger overlaps = new AtomicInteger();
@@ -44,6 +47,10 @@ class OrderedWritesTest {
                     for (int k; (k = next.getAndIncrement()) < chunks; ) {
                         long sector = (long) k * N;
                         java.util.concurrent.locks.LockSupport.parkNanos(readNanos[k]);
+                        if (skipped.test(k)) {
+                            writes.skip(sector, N);
+                            continue;
+                        }
                         all &= writes.submit(sector, N, () -> {
                             if (running.incrementAndGet() != 1) {
                                 overlaps.incrementAndGet();
@@ -62,6 +69,13 @@ class OrderedWritesTest {
             pool.shutdownNow();
         }
         assertEquals(0, overlaps.get(), "two writes ran at once");
+        return written;
+    }
+
+    @Test
+    void writesRunOnceEachInSectorOrderWhateverOrderTheyArriveIn() throws Exception {
+        int chunks = 2000;
+        List<Long> written = submitFromEightThreads(chunks, 42, k -> false);
         assertEquals(chunks, written.size());
         for (int i = 0; i < chunks; i++) {
             assertEquals((long) i * N, written.get(i), "write " + i + " out of order");
@@ -125,45 +139,7 @@ class OrderedWritesTest {
     @Test
     void skippedChunksKeepTheOrderOfTheWrittenOnes() throws Exception {
         int chunks = 2000;
-        int[] readNanos = new java.util.Random(7).ints(chunks, 0, 200_000).toArray();
-        List<Long> written = new CopyOnWriteArrayList<>();
-        AtomicInteger running = new AtomicInteger();
-        AtomicInteger overlaps = new AtomicInteger();
-        OrderedWrites writes = new OrderedWrites(e -> {
-            throw new AssertionError("no write fails here", e);
-        });
-        AtomicInteger next = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(8);
-        try {
-            List<Future<Boolean>> results = new ArrayList<>();
-            for (int t = 0; t < 8; t++) {
-                results.add(pool.submit(() -> {
-                    boolean all = true;
-                    for (int k; (k = next.getAndIncrement()) < chunks; ) {
-                        long sector = (long) k * N;
-                        java.util.concurrent.locks.LockSupport.parkNanos(readNanos[k]);
-                        if (k % 3 != 0) {
-                            writes.skip(sector, N);
-                            continue;
-                        }
-                        all &= writes.submit(sector, N, () -> {
-                            if (running.incrementAndGet() != 1) {
-                                overlaps.incrementAndGet();
-                            }
-                            written.add(sector);
-                            running.decrementAndGet();
-                        });
-                    }
-                    return all;
-                }));
-            }
-            for (Future<Boolean> r : results) {
-                assertTrue(r.get(30, TimeUnit.SECONDS), "every submit reports its write done");
-            }
-        } finally {
-            pool.shutdownNow();
-        }
-        assertEquals(0, overlaps.get(), "two writes ran at once");
+        List<Long> written = submitFromEightThreads(chunks, 7, k -> k % 3 != 0);
         List<Long> expected = new ArrayList<>();
         for (int k = 0; k < chunks; k += 3) {
             expected.add((long) k * N);
