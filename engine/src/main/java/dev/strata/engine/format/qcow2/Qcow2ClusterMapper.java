@@ -84,7 +84,7 @@ final class Qcow2ClusterMapper {
                     + hex(l1Index) + ")");
         }
         long sliceOffset = l2Offset + (l2Index / sliceEntries) * cache.sliceBytes();
-        long[] slice = cache.slice(sliceOffset);
+        Qcow2L2Slice slice = cache.slice(sliceOffset);
         Qcow2L2Entry entry = entryAt(slice, indexInSlice);
         int scIndex = (int) ((guestOffset >>> subclusterBits) & (subclustersPerCluster - 1));
         long nbClusters = (bytesNeeded + clusterSize - 1) >>> clusterBits;
@@ -127,7 +127,7 @@ final class Qcow2ClusterMapper {
      * on, over at most {@code nbClusters} entries, contiguous on the host where they have a
      * host cluster. Returns -(i + 1) when entry index + i is invalid.
      */
-    private int countContiguous(long[] slice, int index, int scIndex, int nbClusters) {
+    private int countContiguous(Qcow2L2Slice slice, int index, int scIndex, int nbClusters) {
         int count = 0;
         Qcow2SubclusterType expected = null;
         long expectedOffset = 0;
@@ -163,8 +163,9 @@ final class Qcow2ClusterMapper {
         return count;
     }
 
-    private Qcow2L2Entry entryAt(long[] slice, int index) {
-        return extended ? new Qcow2L2Entry(slice[index * 2], slice[index * 2 + 1]) : new Qcow2L2Entry(slice[index], 0);
+    private Qcow2L2Entry entryAt(Qcow2L2Slice slice, int index) {
+        return extended ? new Qcow2L2Entry(slice.word(index * 2), slice.word(index * 2 + 1))
+                : new Qcow2L2Entry(slice.word(index), 0);
     }
 
     /** C's "%#" PRIx64: 0x-prefixed lowercase hex, plain "0" for zero. */

@@ -80,7 +80,7 @@ final class Qcow2ClusterWriter {
         long l2Offset = writableL2(pos >>> (s.clusterBits + s.l2Bits));
         long l2Index = (pos >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
         long sliceOffset = s.sliceOffset(l2Offset, l2Index);
-        long[] words = s.l2Cache.slice(sliceOffset).clone();
+        Qcow2L2Slice.Edit words = s.l2Cache.slice(sliceOffset).edit();
         int i0 = (int) (l2Index % s.sliceEntries);
         long firstCluster = pos >>> s.clusterBits;
         int n = (int) (((regionEnd - 1) >>> s.clusterBits) - firstCluster + 1);
@@ -90,8 +90,8 @@ final class Qcow2ClusterWriter {
         boolean[] inPlace = new boolean[n];
         for (int k = 0; k < n; k++) {
             int w = (i0 + k) * s.entryWords;
-            oldEntry[k] = words[w];
-            oldBitmap[k] = s.extended ? words[w + 1] : 0;
+            oldEntry[k] = words.word(w);
+            oldBitmap[k] = s.extended ? words.word(w + 1) : 0;
             validate(oldEntry[k], oldBitmap[k], l2Offset, i0 + k, Math.max(pos, (firstCluster + k) << s.clusterBits));
             inPlace[k] = canWriteInPlace(oldEntry[k]);
             if (inPlace[k]) {
@@ -128,9 +128,9 @@ final class Qcow2ClusterWriter {
             int w = (i0 + k) * s.entryWords;
             if (entry[0] != oldEntry[k] || (s.extended && entry[1] != oldBitmap[k])) {
                 changed = true;
-                words[w] = entry[0];
+                words.set(w, entry[0]);
                 if (s.extended) {
-                    words[w + 1] = entry[1];
+                    words.set(w + 1, entry[1]);
                 }
             }
             if (!inPlace[k]) {
@@ -140,7 +140,7 @@ final class Qcow2ClusterWriter {
         if (changed || allocated) {
             s.orderingBarrier();
             s.guard.check(sliceOffset, (long) s.sliceEntries * s.entryWords * 8, Qcow2MetadataGuard.ACTIVE_L2);
-            s.writeSlice(sliceOffset, words, i0, i0 + n);
+            s.writeSlice(sliceOffset, words.done(), i0, i0 + n);
         }
         freeOld(toFree, false);
     }
@@ -464,9 +464,7 @@ final class Qcow2ClusterWriter {
         s.file.write(out, table);
         int sliceWords = s.sliceEntries * s.entryWords;
         for (int w = 0; w < words.length; w += sliceWords) {
-            long[] slice = new long[sliceWords];
-            System.arraycopy(words, w, slice, 0, sliceWords);
-            s.l2Cache.update(table + w * 8L, slice);
+            s.l2Cache.update(table + w * 8L, Qcow2L2Slice.copyOf(words, w, sliceWords));
         }
         s.barrier();
         s.writeL1Entry(l1Index, table | COPIED);
@@ -530,20 +528,20 @@ final class Qcow2ClusterWriter {
         long l2Offset = writableL2(offset >>> (s.clusterBits + s.l2Bits));
         long l2Index = (offset >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
         long sliceOffset = s.sliceOffset(l2Offset, l2Index);
-        long[] words = s.l2Cache.slice(sliceOffset).clone();
+        Qcow2L2Slice.Edit words = s.l2Cache.slice(sliceOffset).edit();
         int i = (int) (l2Index % s.sliceEntries);
-        long entry = words[i * s.entryWords];
+        long entry = words.word(i * s.entryWords);
         if ((entry & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
             return false;
         }
         int first = (int) ((offset & (s.clusterSize - 1)) >>> s.subclusterBits);
         int n = (int) ((bytes + (1L << s.subclusterBits) - 1) >>> s.subclusterBits);
         long range = ((1L << (first + n)) - 1) & ~((1L << first) - 1);
-        long bitmap = words[i * s.entryWords + 1];
+        long bitmap = words.word(i * s.entryWords + 1);
         long updated = (bitmap | (range << 32)) & ~range;
         if (updated != bitmap) {
-            words[i * s.entryWords + 1] = updated;
-            s.writeSlice(sliceOffset, words, i, i + 1);
+            words.set(i * s.entryWords + 1, updated);
+            s.writeSlice(sliceOffset, words.done(), i, i + 1);
         }
         return true;
     }
@@ -556,9 +554,9 @@ final class Qcow2ClusterWriter {
             return Qcow2SubclusterType.UNALLOCATED_PLAIN;
         }
         long l2Index = (offset >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
-        long[] words = s.l2Cache.slice(s.sliceOffset(l2, l2Index));
+        Qcow2L2Slice words = s.l2Cache.slice(s.sliceOffset(l2, l2Index));
         int w = (int) (l2Index % s.sliceEntries) * s.entryWords;
-        Qcow2L2Entry e = new Qcow2L2Entry(words[w], s.extended ? words[w + 1] : 0);
+        Qcow2L2Entry e = new Qcow2L2Entry(words.word(w), s.extended ? words.word(w + 1) : 0);
         int sc = (int) ((offset & (s.clusterSize - 1)) >>> s.subclusterBits);
         return e.subclusterType(sc, s.extended, s.externalData);
     }
@@ -652,10 +650,10 @@ final class Qcow2ClusterWriter {
             long sliceOffset = s.sliceOffset(l2Offset, l2Index);
             int i0 = (int) (l2Index % s.sliceEntries);
             int n = (int) Math.min(last - c + 1, s.sliceEntries - i0);
-            long[] words = s.l2Cache.slice(sliceOffset).clone();
+            Qcow2L2Slice.Edit words = s.l2Cache.slice(sliceOffset).edit();
             int needed = 0;
             for (int k = 0; k < n; k++) {
-                long e = words[(i0 + k) * s.entryWords];
+                long e = words.word((i0 + k) * s.entryWords);
                 if (host >= 0 || s.externalData || !hasHostData(e)) {
                     needed++;
                 }
@@ -672,11 +670,11 @@ final class Qcow2ClusterWriter {
                 }
                 for (int k = 0; k < n; k++) {
                     int w = (i0 + k) * s.entryWords;
-                    if (!(host >= 0 || s.externalData || !hasHostData(words[w]))) {
+                    if (!(host >= 0 || s.externalData || !hasHostData(words.word(w)))) {
                         continue;
                     }
                     long at = s.externalData ? (c + k) << s.clusterBits : run;
-                    words[w] = at | COPIED;
+                    words.set(w, at | COPIED);
                     // extended L2: qemu links preallocated clusters with the bitmap untouched
                     // (QCowL2Meta.prealloc), so their subclusters stay unallocated
                     if (!s.externalData) {
@@ -689,7 +687,7 @@ final class Qcow2ClusterWriter {
                     hostEnd = Math.max(hostEnd, at + (used + sub - 1) / sub * sub);
                 }
                 s.orderingBarrier();
-                s.writeSlice(sliceOffset, words, i0, i0 + n);
+                s.writeSlice(sliceOffset, words.done(), i0, i0 + n);
             }
             c += n;
         }
@@ -720,21 +718,21 @@ final class Qcow2ClusterWriter {
                 // copied) whether or not an entry changes
                 long table = writableL2(l1Index);
                 long sliceOffset = s.sliceOffset(table, l2Index);
-                long[] words = s.l2Cache.slice(sliceOffset).clone();
+                Qcow2L2Slice.Edit words = s.l2Cache.slice(sliceOffset).edit();
                 List<long[]> toFree = new ArrayList<>();
                 boolean changed = false;
                 for (int k = 0; k < n; k++) {
                     int w = (i0 + k) * s.entryWords;
-                    long e = words[w];
-                    long bm = s.extended ? words[w + 1] : 0;
+                    long e = words.word(w);
+                    long bm = s.extended ? words.word(w + 1) : 0;
                     long[] r = rewrite.apply(e, bm);
                     if (r[0] == e && (!s.extended || r[1] == bm)) {
                         continue;
                     }
                     changed = true;
-                    words[w] = r[0];
+                    words.set(w, r[0]);
                     if (s.extended) {
-                        words[w + 1] = r[1];
+                        words.set(w + 1, r[1]);
                     }
                     if (r[2] != 0) {
                         toFree.add(new long[] {e});
@@ -745,7 +743,7 @@ final class Qcow2ClusterWriter {
                     continue;
                 }
                 s.orderingBarrier();
-                s.writeSlice(sliceOffset, words, i0, i0 + n);
+                s.writeSlice(sliceOffset, words.done(), i0, i0 + n);
                 freeOld(toFree, punch);
             }
             pos = regionEnd;
@@ -809,9 +807,9 @@ final class Qcow2ClusterWriter {
         long l2Offset = writableL2(gc >>> (s.clusterBits + s.l2Bits));
         long l2Index = (gc >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
         long sliceOffset = s.sliceOffset(l2Offset, l2Index);
-        long[] words = s.l2Cache.slice(sliceOffset).clone();
+        Qcow2L2Slice.Edit words = s.l2Cache.slice(sliceOffset).edit();
         int i = (int) (l2Index % s.sliceEntries);
-        long old = words[i * s.entryWords];
+        long old = words.word(i * s.entryWords);
         if ((old & Qcow2L2Entry.OFFSET_MASK) != 0 || (old & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
             throw new StrataException(ErrorKind.EINVAL, "Compressed write to an allocated cluster at guest offset "
                     + gc + " of '" + s.file.name() + "'");
@@ -821,11 +819,11 @@ final class Qcow2ClusterWriter {
         s.file.write(ByteBuffer.wrap(compressed, 0, length), host);
         int shift = Qcow2L2Entry.compressedSizeShift(s.clusterBits);
         long sectors = ((host + length - 1) >>> 9) - (host >>> 9);
-        words[i * s.entryWords] = Qcow2L2Entry.OFLAG_COMPRESSED | (sectors << shift) | host;
+        words.set(i * s.entryWords, Qcow2L2Entry.OFLAG_COMPRESSED | (sectors << shift) | host);
         if (s.extended) {
-            words[i * s.entryWords + 1] = 0;
+            words.set(i * s.entryWords + 1, 0);
         }
         s.orderingBarrier();
-        s.writeSlice(sliceOffset, words, i, i + 1);
+        s.writeSlice(sliceOffset, words.done(), i, i + 1);
     }
 }

@@ -7,7 +7,7 @@ package dev.strata.engine.format.qcow2;
  * segments, so concurrent lookups of different slices do not serialise on one lock, and each
  * lock is held only for a hash-map operation (never during I/O). A miss reads the slice
  * without holding any lock; two threads missing the same slice may both read it. Slices are
- * immutable long[] words. A writer replaces a slice with {@link #update} after writing it to
+ * immutable (Qcow2L2Slice). A writer replaces a slice with {@link #update} after writing it to
  * disk; each segment counts its updates, and a miss only inserts what it read when no update
  * happened in that segment meanwhile, so a slow reader never puts back a stale slice.
  *
@@ -18,7 +18,6 @@ package dev.strata.engine.format.qcow2;
 
 import dev.strata.engine.storage.Storage;
 
-import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -69,24 +68,22 @@ final class Qcow2L2Cache {
      * The words of the slice at host offset {@code sliceOffset} (an L2 table offset plus a
      * multiple of the slice size).
      */
-    long[] slice(long sliceOffset) {
+    Qcow2L2Slice slice(long sliceOffset) {
         Segment seg = segment(sliceOffset);
-        long[] words = seg.get(sliceOffset);
+        Qcow2L2Slice words = seg.get(sliceOffset);
         if (words == null) {
             long generation = seg.generation();
-            ByteBuffer b = HostReads.read(file, sliceOffset, sliceBytes);
-            words = new long[sliceBytes / 8];
-            b.asLongBuffer().get(words);
+            words = Qcow2L2Slice.read(HostReads.read(file, sliceOffset, sliceBytes), sliceBytes / 8);
             seg.putIfUnchanged(sliceOffset, words, generation);
         }
         return words;
     }
 
     /**
-     * Replaces the slice at {@code sliceOffset} with {@code words} (which the caller already wrote
-     * to disk and will not modify again).
+     * Replaces the slice at {@code sliceOffset} with {@code words}, which the caller already wrote
+     * to disk.
      */
-    void update(long sliceOffset, long[] words) {
+    void update(long sliceOffset, Qcow2L2Slice words) {
         segment(sliceOffset).replace(sliceOffset, words);
     }
 
@@ -94,7 +91,7 @@ final class Qcow2L2Cache {
      * Replaces the slice at {@code sliceOffset} with {@code words}, which are newer than the disk:
      * the slice stays cached until {@link #unpin}.
      */
-    void updatePinned(long sliceOffset, long[] words) {
+    void updatePinned(long sliceOffset, Qcow2L2Slice words) {
         segment(sliceOffset).pin(sliceOffset, words);
     }
 
@@ -114,8 +111,8 @@ final class Qcow2L2Cache {
 
     /** One independently locked LRU segment, plus the pinned slices it must not evict. */
     private static final class Segment {
-        private final LinkedHashMap<Long, long[]> map;
-        private final Map<Long, long[]> pinned = new HashMap<>();
+        private final LinkedHashMap<Long, Qcow2L2Slice> map;
+        private final Map<Long, Qcow2L2Slice> pinned = new HashMap<>();
         private long generation;
 
         Segment(int capacity) {
@@ -123,14 +120,14 @@ final class Qcow2L2Cache {
                 private static final long serialVersionUID = 1L;
 
                 @Override
-                protected boolean removeEldestEntry(Map.Entry<Long, long[]> eldest) {
+                protected boolean removeEldestEntry(Map.Entry<Long, Qcow2L2Slice> eldest) {
                     return size() > capacity;
                 }
             };
         }
 
-        synchronized long[] get(long key) {
-            long[] words = pinned.get(key);
+        synchronized Qcow2L2Slice get(long key) {
+            Qcow2L2Slice words = pinned.get(key);
             return words != null ? words : map.get(key);
         }
 
@@ -138,26 +135,26 @@ final class Qcow2L2Cache {
             return generation;
         }
 
-        synchronized void putIfUnchanged(long key, long[] words, long seen) {
+        synchronized void putIfUnchanged(long key, Qcow2L2Slice words, long seen) {
             if (generation == seen) {
                 map.put(key, words);
             }
         }
 
-        synchronized void replace(long key, long[] words) {
+        synchronized void replace(long key, Qcow2L2Slice words) {
             generation++;
             pinned.remove(key);
             map.put(key, words);
         }
 
-        synchronized void pin(long key, long[] words) {
+        synchronized void pin(long key, Qcow2L2Slice words) {
             generation++;
             pinned.put(key, words);
             map.put(key, words);
         }
 
         synchronized void unpin(long key) {
-            long[] words = pinned.remove(key);
+            Qcow2L2Slice words = pinned.remove(key);
             if (words != null) {
                 map.put(key, words);
             }

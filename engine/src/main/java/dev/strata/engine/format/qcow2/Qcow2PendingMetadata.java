@@ -72,10 +72,10 @@ final class Qcow2PendingMetadata implements Qcow2RefcountWriter.Ordering {
     }
 
     /**
-     * Entries [fromByte, toByte) of the slice at {@code sliceOffset} changed to {@code words}
-     * (which the caller will not modify again): cached and pinned, written later.
+     * Entries [fromByte, toByte) of the slice at {@code sliceOffset} changed to {@code words}:
+     * cached and pinned, written later.
      */
-    void l2Changed(long sliceOffset, long[] words, int fromByte, int toByte) {
+    void l2Changed(long sliceOffset, Qcow2L2Slice words, int fromByte, int toByte) {
         l2Cache.updatePinned(sliceOffset, words);
         int[] r = slices.get(sliceOffset);
         if (r == null) {
@@ -185,12 +185,12 @@ final class Qcow2PendingMetadata implements Qcow2RefcountWriter.Ordering {
     private void writeRun(List<long[]> pieces, long start, long end) {
         ByteBuffer b = ByteBuffer.allocate((int) (end - start));
         for (long[] p : pieces) {
-            long[] words = l2Cache.slice(p[0]);
+            Qcow2L2Slice words = l2Cache.slice(p[0]);
             int from = (int) p[1];
             int to = (int) p[2];
             ByteBuffer part = b.duplicate();
             part.position((int) (p[0] + from - start));
-            part.asLongBuffer().put(words, from / 8, (to - from) / 8);
+            words.put(part, from / 8, to / 8);
         }
         file.write(b, start);
     }

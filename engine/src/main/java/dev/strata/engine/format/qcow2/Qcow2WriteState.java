@@ -114,10 +114,10 @@ final class Qcow2WriteState {
     }
 
     /**
-     * Publishes entries [from, to) of {@code words} (one slice; the caller will not modify the
-     * array again): written to disk now, or pending when metadata is written back.
+     * Publishes entries [from, to) of {@code words} (one slice): written to disk now, or pending
+     * when metadata is written back.
      */
-    void writeSlice(long sliceOffset, long[] words, int from, int to) {
+    void writeSlice(long sliceOffset, Qcow2L2Slice words, int from, int to) {
         int w0 = from * entryWords;
         int w1 = to * entryWords;
         if (pending.active()) {
@@ -125,7 +125,7 @@ final class Qcow2WriteState {
             return;
         }
         ByteBuffer b = ByteBuffer.allocate((w1 - w0) * 8);
-        b.asLongBuffer().put(words, w0, w1 - w0);
+        words.put(b, w0, w1);
         file.write(b, sliceOffset + w0 * 8L);
         l2Cache.update(sliceOffset, words);
     }

@@ -158,9 +158,9 @@ final class Qcow2Writer implements LayerWriter {
             return -1;
         }
         long l2Index = (pos >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
-        long[] words = s.l2Cache.slice(s.sliceOffset(l2, l2Index));
+        Qcow2L2Slice words = s.l2Cache.slice(s.sliceOffset(l2, l2Index));
         int w = (int) (l2Index % s.sliceEntries) * s.entryWords;
-        long e = words[w];
+        long e = words.word(w);
         if ((e & Qcow2L2Entry.OFLAG_COPIED) == 0 || (e & Qcow2L2Entry.OFLAG_COMPRESSED) != 0) {
             return -1;
         }
@@ -169,7 +169,7 @@ final class Qcow2Writer implements LayerWriter {
             return -1;
         }
         if (s.extended) {
-            long bitmap = words[w + 1];
+            long bitmap = words.word(w + 1);
             int first = (int) ((pos & (s.clusterSize - 1)) >>> s.subclusterBits);
             int last = (int) (((end - 1) & (s.clusterSize - 1)) >>> s.subclusterBits);
             long mask = ((1L << (last + 1)) - 1) & ~((1L << first) - 1);
