@@ -233,10 +233,10 @@ final class Qcow2ClusterWriter {
             int headEnd = (int) (Math.max(pos, runGuestStart) - runGuestStart);
             long lastStart = runGuestEnd - s.clusterSize;
             int tailStart = (int) (Math.min(regionEnd, runGuestEnd) - lastStart);
-            boolean cowHead = fills(oldEntry[start], oldBitmap[start], false, headEnd,
-                    start == k - 1 ? tailStart : (int) s.clusterSize).stream().anyMatch(f -> f[0] < headEnd);
-            boolean cowTail = fills(oldEntry[k - 1], oldBitmap[k - 1], false, start == k - 1 ? headEnd : 0,
-                    tailStart).stream().anyMatch(f -> f[1] > tailStart);
+            boolean cowHead = anyStartsBefore(fills(oldEntry[start], oldBitmap[start], false, headEnd,
+                    start == k - 1 ? tailStart : (int) s.clusterSize), headEnd);
+            boolean cowTail = anyEndsAfter(fills(oldEntry[k - 1], oldBitmap[k - 1], false,
+                    start == k - 1 ? headEnd : 0, tailStart), tailStart);
             if (!cowHead && !cowTail
                     || cowHead && !readsAsZeros(oldEntry[start], oldBitmap[start])
                     || cowTail && (runGuestEnd > s.virtualSize || !readsAsZeros(oldEntry[k - 1], oldBitmap[k - 1]))) {
@@ -336,6 +336,31 @@ final class Qcow2ClusterWriter {
             }
         }
         return out;
+    }
+
+    /*
+     * Loops rather than streams: this runs for every write, and a stream pipeline costs the
+     * writer its set-up each time (and the JIT 30 methods to compile).
+     */
+
+    /** Whether one of the {from, to} ranges starts before {@code at}. */
+    private static boolean anyStartsBefore(List<int[]> ranges, int at) {
+        for (int[] r : ranges) {
+            if (r[0] < at) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether one of the {from, to} ranges ends after {@code at}. */
+    private static boolean anyEndsAfter(List<int[]> ranges, int at) {
+        for (int[] r : ranges) {
+            if (r[1] > at) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void addRange(List<int[]> out, int from, int to) {
