@@ -70,13 +70,15 @@ public final class RealQemu {
     }
 
     /**
-     * Runs qemu-img and fails unless it exits 0, trying again (up to 5 runs in all) while it fails
-     * with "Unable to get accurate CPU usage": qemu's LUKS PBKDF benchmark gives up that way now
-     * and then on a loaded machine when a round measures 0 ms of thread CPU time.
+     * Runs qemu-img and fails unless it exits 0, trying again (up to 20 runs in all, 100 ms apart)
+     * while it fails with "Unable to get accurate CPU usage": qemu's LUKS PBKDF benchmark gives up
+     * that way now and then on a loaded machine when a round measures 0 ms of thread CPU time,
+     * sometimes several times running.
      */
     public static Run mustQemuImgRetryingCpuBenchmark(Path dir, String... args) {
         Run r = qemuImg(dir, args);
-        for (int i = 0; i < 4 && r.code() != 0 && r.err().contains("Unable to get accurate CPU usage"); i++) {
+        for (int i = 0; i < 19 && r.code() != 0 && r.err().contains("Unable to get accurate CPU usage"); i++) {
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
             r = qemuImg(dir, args);
         }
         if (r.code() != 0) {

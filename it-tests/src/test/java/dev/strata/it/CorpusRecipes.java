@@ -214,9 +214,11 @@ final class CorpusRecipes {
         String[] create = {"qemu-img", "create", "-q", "-f", "qcow2", "--object", "secret,id=sec0,data=strata",
             "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", P + "enc/luks.qcow2", "4M"};
         // qemu times PBKDF2 with the thread's CPU clock and gives up ("Unable to get accurate CPU
-        // usage") when a round measures 0 ms; that is chance, so try again a few times.
+        // usage") when a round measures 0 ms; that is chance, sometimes several times running, so
+        // try again, after a pause.
         Tools.Result made = Tools.run(create);
-        for (int i = 0; i < 4 && made.exitCode() != 0 && made.stderr().contains("accurate CPU usage"); i++) {
+        for (int i = 0; i < 19 && made.exitCode() != 0 && made.stderr().contains("accurate CPU usage"); i++) {
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
             made = Tools.run(create);
         }
         made.orFail();

@@ -85,7 +85,9 @@ final class ConvertRun {
             }
             meter.end();
             ConvertCommand.closeQuietly(target);
-            sources.forEach(ConvertCommand::closeQuietly);
+            for (Image source : sources) { // a loop, not forEach(method reference): see HostFiles.Binding
+                ConvertCommand.closeQuietly(source);
+            }
         }
         return ok ? 0 : 1;
     }

@@ -59,9 +59,18 @@ public final class ImageChain implements Image {
         return layers.get(0).driver().writer();
     }
 
+    /**
+     * The top layer's writer, or EPERM. Here and in {@link #flush} and {@link #compressedUnit}
+     * plain code rather than Optional's lambdas: every write passes here, and a lambda is linked
+     * at its first use, at start-up (see HostFiles.Binding).
+     */
     private LayerWriter requireWriter() {
-        return writer().orElseThrow(() -> new StrataException(ErrorKind.EPERM,
-                "Could not write to '" + layers.get(0).fileName() + "': image is read-only"));
+        Optional<LayerWriter> w = writer();
+        if (w.isEmpty()) {
+            throw new StrataException(ErrorKind.EPERM,
+                    "Could not write to '" + layers.get(0).fileName() + "': image is read-only");
+        }
+        return w.get();
     }
 
     /** Reads of the layers below the top one: what copy-on-write copies from. */
@@ -135,7 +144,8 @@ public final class ImageChain implements Image {
 
     @Override
     public int compressedUnit() {
-        return writer().map(LayerWriter::compressedUnit).orElse(0);
+        Optional<LayerWriter> w = writer();
+        return w.isPresent() ? w.get().compressedUnit() : 0;
     }
 
     @Override
@@ -162,7 +172,10 @@ public final class ImageChain implements Image {
 
     @Override
     public void flush() {
-        writer().ifPresent(LayerWriter::flush);
+        Optional<LayerWriter> w = writer();
+        if (w.isPresent()) {
+            w.get().flush();
+        }
     }
 
     @Override

@@ -23,6 +23,7 @@ package dev.strata.engine.format.qcow2;
  */
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.CorruptionListener;
 import dev.strata.engine.image.DirtyBitmap;
 import dev.strata.engine.storage.Storage;
 
@@ -43,9 +44,13 @@ final class Qcow2BitmapStore {
     private final Runnable headerRewritten;
     private Qcow2RefcountWriter refcounts;
     private final List<Long> punched = new ArrayList<>();
-    /** Where the image's other allocations left the free-cluster search (read, then handed back). */
-    private LongSupplier freeSearchStart = () -> 0;
-    private LongConsumer freeSearchEnd = index -> { };
+    /**
+     * Where the image's other allocations left the free-cluster search (read, then handed back);
+     * null until shared (start at 0, hand back to nobody). Null rather than no-op lambdas: this
+     * is built at every qcow2 open, and each lambda's first use links a call site at start-up.
+     */
+    private LongSupplier freeSearchStart;
+    private LongConsumer freeSearchEnd;
 
     /** One directory entry as qemu's Qcow2Bitmap holds it (mutable while a list is rebuilt). */
     static final class DirEntry {
@@ -95,27 +100,37 @@ final class Qcow2BitmapStore {
 
     /** Where the next metadata action would start its free-cluster search. */
     long freeClusterIndex() {
-        return freeSearchStart.getAsLong();
+        return freeSearchStart == null ? 0 : freeSearchStart.getAsLong();
     }
 
     /** The image's allocations continue their free-cluster search at {@code index}. */
     void continueFreeClusterSearchAt(long index) {
-        freeSearchEnd.accept(index);
+        if (freeSearchEnd != null) {
+            freeSearchEnd.accept(index);
+        }
     }
 
     /** A metadata action is over: the image's other allocations continue where it stopped. */
     void actionDone() {
         if (refcounts != null) {
-            freeSearchEnd.accept(refcounts.freeClusterIndex());
+            if (freeSearchEnd != null) {
+                freeSearchEnd.accept(refcounts.freeClusterIndex());
+            }
         }
     }
 
     private Qcow2RefcountWriter refcounts() {
         if (refcounts == null) {
             Qcow2Header h = Qcow2Header.parse(file);
-            refcounts = new Qcow2RefcountWriter(file, h, new Qcow2CorruptionSignal(file.name(), e -> { }), () -> { });
-            refcounts.searchFreeFrom(freeSearchStart.getAsLong());
-            refcounts.onFreed(punched::add);
+            refcounts = new Qcow2RefcountWriter(file, h,
+                    new Qcow2CorruptionSignal(file.name(), CorruptionListener.IGNORE), Qcow2RefcountWriter.NO_BARRIER);
+            refcounts.searchFreeFrom(freeClusterIndex());
+            refcounts.onFreed(new LongConsumer() {
+                @Override
+                public void accept(long cluster) {
+                    punched.add(cluster);
+                }
+            });
         }
         return refcounts;
     }

@@ -43,7 +43,8 @@ public final class Qcow2Bitmaps {
     private final int clusterSize;
     private final Qcow2BitmapStore store;
     private final Runnable beforeMetadata;
-    private final String nodeName;
+    /** qemu's auto-generated node name ("#block1NN"), made on first use ({@link #nodeName()}). */
+    private String nodeName;
     private volatile long virtualSize;
     /** qemu's bs->dirty_bitmaps: newest first. */
     private final List<PersistentBitmap> list = new ArrayList<>();
@@ -57,7 +58,13 @@ public final class Qcow2Bitmaps {
     private boolean carried;
     private volatile PersistentBitmap[] enabled = new PersistentBitmap[0];
     /** Per thread: how many {@link #untracked} calls are running. */
-    private final ThreadLocal<int[]> untracked = ThreadLocal.withInitial(() -> new int[1]);
+    private final ThreadLocal<int[]> untracked = new ThreadLocal<>() {
+        // A subclass, not withInitial(lambda): built at every qcow2 open (see HostFiles.Binding).
+        @Override
+        protected int[] initialValue() {
+            return new int[1];
+        }
+    };
 
     /** One dirty bitmap in memory. */
     public static final class PersistentBitmap {
@@ -115,7 +122,18 @@ public final class Qcow2Bitmaps {
         this.virtualSize = header.virtualSize();
         this.beforeMetadata = beforeMetadata;
         this.store = new Qcow2BitmapStore(file, header.clusterBits(), headerRewritten);
-        this.nodeName = "#block1" + String.format("%02d", ThreadLocalRandom.current().nextInt(100));
+    }
+
+    /**
+     * The node name error messages show. Made when first needed, not at every open: the
+     * formatting and the random number generator cost a qcow2 open about a millisecond of
+     * start-up, for messages that are rarely printed.
+     */
+    private synchronized String nodeName() {
+        if (nodeName == null) {
+            nodeName = "#block1" + String.format("%02d", ThreadLocalRandom.current().nextInt(100));
+        }
+        return nodeName;
     }
 
     /**
@@ -314,7 +332,7 @@ public final class Qcow2Bitmaps {
         if (find(name).isPresent()) {
             throw StrataException.invalid("Bitmap already exists: " + name);
         }
-        String cannot = "Can't make bitmap '" + name + "' persistent in '" + nodeName + "': ";
+        String cannot = "Can't make bitmap '" + name + "' persistent in '" + nodeName() + "': ";
         if (version < 3) {
             throw StrataException.invalid(cannot + "Cannot store dirty bitmaps in qcow2 v2 files");
         }

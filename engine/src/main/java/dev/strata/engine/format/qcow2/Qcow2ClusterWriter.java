@@ -32,6 +32,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.LongConsumer;
 
 /** Allocation, copy-on-write and L2 updates of one writable qcow2 layer. Not thread-safe. */
 final class Qcow2ClusterWriter {
@@ -50,7 +51,13 @@ final class Qcow2ClusterWriter {
     Qcow2ClusterWriter(Qcow2WriteState state, Function<Qcow2L2Entry, byte[]> decompress) {
         this.s = state;
         this.decompress = decompress;
-        state.refcounts.onFreed(freedClusters::add);
+        state.refcounts.onFreed(new LongConsumer() {
+            // A class, not a method reference: built at every writable open (see HostFiles.Binding).
+            @Override
+            public void accept(long cluster) {
+                freedClusters.add(cluster);
+            }
+        });
     }
 
     // ---- data writes ------------------------------------------------------------------------

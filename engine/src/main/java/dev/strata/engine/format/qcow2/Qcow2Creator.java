@@ -12,6 +12,7 @@ package dev.strata.engine.format.qcow2;
  */
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.CorruptionListener;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.storage.CacheMode;
 import dev.strata.engine.storage.Storage;
@@ -40,7 +41,7 @@ public final class Qcow2Creator {
         file.write(tables, cs);
         Qcow2Header parsed = Qcow2Header.parse(file, true);
         Qcow2RefcountWriter refcounts = new Qcow2RefcountWriter(file, parsed,
-                new Qcow2CorruptionSignal(file.name(), e -> { }), () -> { });
+                new Qcow2CorruptionSignal(file.name(), CorruptionListener.IGNORE), Qcow2RefcountWriter.NO_BARRIER);
         refcounts.allocate(3L * cs);
         OpenOptions options = new OpenOptions(false, true, true).withCache(CacheMode.UNSAFE);
         Qcow2Driver driver = Qcow2Driver.open(file, options);

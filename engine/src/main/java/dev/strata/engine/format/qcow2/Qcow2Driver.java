@@ -74,6 +74,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /** One qcow2 layer; writable through {@link #writer()} when opened read-write. */
 public final class Qcow2Driver implements FormatDriver {
@@ -114,15 +116,20 @@ public final class Qcow2Driver implements FormatDriver {
         Qcow2L2Cache cache = Qcow2L2Cache.forImage(file, header);
         this.mapper = new Qcow2ClusterMapper(header, l1, cache, corruption);
         if (!options.readOnly() && !options.noIo()) {
+            WriterHooks hooks = new WriterHooks();
             Qcow2WriteState state = new Qcow2WriteState(file, dataFile != null ? dataFile : file, header, l1, cache,
-                    mapper, snapshots, corruption, options.cache(), this::headerChanged);
-            this.writer = new Qcow2Writer(state, this::decode, bitmaps.entries().size() > 0,
-                    snapshots.entries().size());
+                    mapper, snapshots, corruption, options.cache(), hooks);
+            this.writer = new Qcow2Writer(state, hooks, bitmaps.entries().size() > 0, snapshots.entries().size());
             Qcow2Writer w = writer;
-            this.persistentBitmaps = Qcow2Bitmaps.load(file, header, bitmaps, true, w::flushForMetadata,
-                    w::headerRewritten);
-            w.onGuestWrite(persistentBitmaps::guestWrite);
-            w.useBitmaps(persistentBitmaps);
+            Qcow2Bitmaps loaded = Qcow2Bitmaps.load(file, header, bitmaps, true, w.metadataFlush(), w.headerReread());
+            this.persistentBitmaps = loaded;
+            w.onGuestWrite(new Qcow2Writer.GuestWriteListener() {
+                @Override
+                public void written(long offset, long length) {
+                    loaded.guestWrite(offset, length);
+                }
+            });
+            w.useBitmaps(loaded);
         } else {
             this.writer = null;
         }
@@ -132,6 +139,23 @@ public final class Qcow2Driver implements FormatDriver {
     private void headerChanged(Qcow2Header changed) {
         this.header = changed;
         this.virtualSize = changed.virtualSize();
+    }
+
+    /**
+     * What the writer calls back: a header it rewrote, and the decoding of compressed clusters
+     * for copy-on-write. A class, not method references (nor is the guest-write listener above a
+     * lambda): every writable open would link them at start-up (see HostFiles.Binding).
+     */
+    private final class WriterHooks implements Consumer<Qcow2Header>, Function<Qcow2L2Entry, byte[]> {
+        @Override
+        public void accept(Qcow2Header changed) {
+            headerChanged(changed);
+        }
+
+        @Override
+        public byte[] apply(Qcow2L2Entry entry) {
+            return decode(entry);
+        }
     }
 
     @Override

@@ -117,7 +117,10 @@ final class Qcow2MetadataGuard {
         long first = offset >>> state.clusterBits;
         long last = (offset + length - 1) >>> state.clusterBits;
         for (long c = first; c <= last; c++) {
-            map.merge(c, 1 << bit, (a, x) -> a | x);
+            // get/put rather than merge with a lambda: the map is built in every writing command's
+            // first write (see HostFiles.Binding on lambdas at start-up).
+            Integer had = map.get(c);
+            map.put(c, had == null ? 1 << bit : had | 1 << bit);
         }
     }
 }

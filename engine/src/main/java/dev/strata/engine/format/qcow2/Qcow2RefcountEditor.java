@@ -1,6 +1,9 @@
 package dev.strata.engine.format.qcow2;
 
+import dev.strata.engine.format.CorruptionListener;
 import dev.strata.engine.storage.Storage;
+
+import java.util.function.LongConsumer;
 
 /**
  * Changes single refcounts of an image opened read-write, for repair ({@code check -r}): a thin
@@ -18,11 +21,17 @@ public final class Qcow2RefcountEditor {
      * @param header its header
      */
     public Qcow2RefcountEditor(Storage file, Qcow2Header header) {
-        this.refcounts = new Qcow2RefcountWriter(file, header, new Qcow2CorruptionSignal(file.name(), e -> { }),
-                () -> { });
+        this.refcounts = new Qcow2RefcountWriter(file, header,
+                new Qcow2CorruptionSignal(file.name(), CorruptionListener.IGNORE), Qcow2RefcountWriter.NO_BARRIER);
         long clusterSize = header.clusterSize();
         int clusterBits = header.clusterBits();
-        refcounts.onFreed(index -> file.punchHole(index << clusterBits, clusterSize));
+        refcounts.onFreed(new LongConsumer() {
+            // A class, not a lambda: every commit edits refcounts this way (see HostFiles.Binding).
+            @Override
+            public void accept(long index) {
+                file.punchHole(index << clusterBits, clusterSize);
+            }
+        });
     }
 
     /**

@@ -69,7 +69,8 @@ final class Qcow2RefcountWriter {
     private long tableOffset;
     private long freeClusterIndex;
     private long freeByteOffset;
-    private LongConsumer onFreed = c -> { };
+    /** Told each freed cluster; null: nobody listens (no no-op lambda to link at every open). */
+    private LongConsumer onFreed;
     /** Write-back: changed byte ranges {from, to} of blocks not yet written, by block offset. */
     private final Map<Long, int[]> dirty = new TreeMap<>();
     private boolean writeBack;
@@ -97,6 +98,18 @@ final class Qcow2RefcountWriter {
         /** Called before a refcount is lowered. */
         void beforeDecrement();
     }
+
+    /**
+     * A barrier that does nothing: for refcounts edited where no crash ordering is owed (an image
+     * being created, a standalone edit). A class, not a lambda: creation runs it in every convert
+     * (see HostFiles.Binding on lambdas at start-up).
+     */
+    static final Runnable NO_BARRIER = new Runnable() {
+        @Override
+        public void run() {
+            // nothing to order
+        }
+    };
 
     /**
      * Reads the refcount table of an image.
@@ -345,7 +358,7 @@ final class Qcow2RefcountWriter {
                 setEntry(b, bi, next);
                 widen(touched, blockOffset, bi);
                 done = c + clusterSize;
-                if (next == 0) {
+                if (next == 0 && onFreed != null) {
                     onFreed.accept(index);
                 }
             }

@@ -33,6 +33,8 @@ import dev.strata.engine.format.Preallocation;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 
 /** Changes the virtual size of a writable qcow2 layer. Called under the writer's exclusive lock. */
 final class Qcow2Resizer {
@@ -61,7 +63,24 @@ final class Qcow2Resizer {
      */
     void useBitmaps(Qcow2Bitmaps loaded) {
         this.bitmaps = loaded;
-        loaded.shareFreeClusterSearch(() -> s.refcounts.freeClusterIndex(), i -> s.refcounts.searchFreeFrom(i));
+        WriterFreeSearch search = new WriterFreeSearch();
+        loaded.shareFreeClusterSearch(search, search);
+    }
+
+    /**
+     * The writer's free-cluster search, read and moved. A class, not two lambdas: every writable
+     * open shares it (see HostFiles.Binding on lambdas at start-up).
+     */
+    private final class WriterFreeSearch implements LongSupplier, LongConsumer {
+        @Override
+        public long getAsLong() {
+            return s.refcounts.freeClusterIndex();
+        }
+
+        @Override
+        public void accept(long index) {
+            s.refcounts.searchFreeFrom(index);
+        }
     }
 
     /** See {@link dev.strata.engine.format.LayerWriter#resize}. */

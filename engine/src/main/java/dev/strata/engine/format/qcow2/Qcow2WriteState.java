@@ -83,9 +83,21 @@ final class Qcow2WriteState {
         long[] full = Arrays.copyOf(l1.stored(), (int) l1.size());
         this.l1 = new Qcow2L1Table(l1.offset(), l1.size(), full);
         mapper.l1(this.l1);
-        this.refcounts = new Qcow2RefcountWriter(file, header, signal, this::barrier);
+        Runnable barrier = new Barrier();
+        this.refcounts = new Qcow2RefcountWriter(file, header, signal, barrier);
         this.guard = new Qcow2MetadataGuard(this, snapshots);
-        this.pending = new Qcow2PendingMetadata(file, l2Cache, refcounts, this::barrier);
+        this.pending = new Qcow2PendingMetadata(file, l2Cache, refcounts, barrier);
+    }
+
+    /**
+     * Runs {@link #barrier()}. A class, not a method reference: built at every writable open
+     * (see HostFiles.Binding).
+     */
+    private final class Barrier implements Runnable {
+        @Override
+        public void run() {
+            barrier();
+        }
     }
 
     /** A flush barrier between dependent metadata updates, when the cache mode honours flushes. */

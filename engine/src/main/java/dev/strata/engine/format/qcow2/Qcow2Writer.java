@@ -44,11 +44,18 @@ final class Qcow2Writer implements LayerWriter {
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean dirtyMarked;
     /** Told the guest range of every write, zero write and discard (qemu's bdrv_set_dirty). */
-    private volatile GuestWriteListener guestWrites = (offset, length) -> { };
+    private volatile GuestWriteListener guestWrites = GuestWriteListener.NONE;
 
     /** Receives the guest ranges whose data a request changed, after the request. */
     @FunctionalInterface
     interface GuestWriteListener {
+        /** Listens to nothing. A class, not a lambda: every writable open uses it (see HostFiles.Binding). */
+        GuestWriteListener NONE = new GuestWriteListener() {
+            @Override
+            public void written(long offset, long length) {
+            }
+        };
+
         /** {@code [offset, offset + length)} was written, zeroed or discarded. */
         void written(long offset, long length);
     }
@@ -83,6 +90,31 @@ final class Qcow2Writer implements LayerWriter {
     /** The header was rewritten by someone else (the bitmaps code): read it again. */
     void headerRewritten() {
         s.rereadHeader();
+    }
+
+    /**
+     * {@link #flushForMetadata} as a task, for the persistent bitmaps. Here and in
+     * {@link #headerReread} classes rather than method references: every writable open makes
+     * them, and a method reference is linked at its first use, at start-up (see
+     * HostFiles.Binding).
+     */
+    Runnable metadataFlush() {
+        return new Runnable() {
+            @Override
+            public void run() {
+                flushForMetadata();
+            }
+        };
+    }
+
+    /** {@link #headerRewritten} as a task, for the persistent bitmaps. */
+    Runnable headerReread() {
+        return new Runnable() {
+            @Override
+            public void run() {
+                headerRewritten();
+            }
+        };
     }
 
     @Override

@@ -112,7 +112,9 @@ final class CommitChain implements Closeable {
         String format = old.driver().formatName();
         List<Layer> dropped = new ArrayList<>(layers.subList(index, layers.size()));
         layers.subList(index, layers.size()).clear();
-        dropped.forEach(l -> l.driver().close());
+        for (Layer l : dropped) { // a loop, not forEach(lambda): see HostFiles.Binding
+            l.driver().close();
+        }
         // qemu reopens the nodes it holds: nothing of a first open is done (or printed) again
         Layer base = opener.openLayer(name, format, new OpenOptions(false, false, true).withCache(cache)
                 .withReopen(true));

@@ -88,7 +88,21 @@ final class CommitCopier {
     void run() {
         markDirty();
         Image view = chain.guestView();
-        try (CommitReadAhead ahead = new CommitReadAhead(this::plan, view::read, READ_AHEAD_BUFFERS, MAX_IO_BYTES)) {
+        // Anonymous classes, not method references: every commit would link them at start-up
+        // (see HostFiles.Binding).
+        CommitReadAhead.Planner planner = new CommitReadAhead.Planner() {
+            @Override
+            public void plan(CommitReadAhead.Sink out) {
+                CommitCopier.this.plan(out);
+            }
+        };
+        CommitReadAhead.Reader reader = new CommitReadAhead.Reader() {
+            @Override
+            public void read(ByteBuffer dst, long offset) {
+                view.read(dst, offset);
+            }
+        };
+        try (CommitReadAhead ahead = new CommitReadAhead(planner, reader, READ_AHEAD_BUFFERS, MAX_IO_BYTES)) {
             for (CommitReadAhead.Ready r = ahead.next(); r != null; r = ahead.next()) {
                 execute(r.step(), r.data());
                 ahead.release(r);

@@ -31,6 +31,8 @@ import dev.strata.engine.ops.info.ImageSource;
 import dev.strata.engine.storage.Storage;
 import dev.strata.engine.storage.StorageResolver;
 
+import java.util.Optional;
+
 /** Commits an overlay into its base (qemu-img commit). */
 public final class CommitOp {
     private CommitOp() {
@@ -91,8 +93,11 @@ public final class CommitOp {
 
     private static void commit(CommitChain chain, CommitSettings settings, CommitListener listener) {
         FormatDriver base = chain.base().driver();
-        LayerWriter writer = base.writer().orElseThrow(() -> new StrataException(ErrorKind.ENOTSUP,
-                "Driver '" + base.formatName() + "' does not support writes"));
+        Optional<LayerWriter> baseWriter = base.writer(); // no orElseThrow(lambda): see HostFiles.Binding
+        if (baseWriter.isEmpty()) {
+            throw new StrataException(ErrorKind.ENOTSUP, "Driver '" + base.formatName() + "' does not support writes");
+        }
+        LayerWriter writer = baseWriter.get();
         long topSize = chain.top().driver().virtualSize();
         long baseSize = base.virtualSize();
         if (topSize > baseSize) {

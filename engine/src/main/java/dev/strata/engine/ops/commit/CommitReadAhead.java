@@ -112,7 +112,13 @@ final class CommitReadAhead implements Closeable {
         this.maxBuffers = maxBuffers;
         this.bufferSize = bufferSize;
         this.wakeBatch = Math.max(1, maxBuffers / 2);
-        this.helper = new Thread(() -> runPlanner(planner), "strata-commit-read-ahead");
+        this.helper = new Thread(new Runnable() {
+            // A class, not a lambda: every commit starts it (see HostFiles.Binding).
+            @Override
+            public void run() {
+                runPlanner(planner);
+            }
+        }, "strata-commit-read-ahead");
         helper.setDaemon(true);
         helper.start();
     }

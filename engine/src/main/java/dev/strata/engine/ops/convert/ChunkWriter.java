@@ -80,7 +80,29 @@ final class ChunkWriter {
         if (runs.count == 0) {
             return NOTHING;
         }
-        return () -> write(buf, sector, runs);
+        return new PlannedWrite(buf, sector, runs);
+    }
+
+    /**
+     * The writes {@link #plan} returns. A class, not a capturing lambda: the workers reach it
+     * together at the start of the copy, and each would link the lambda's call site at once
+     * (see HostFiles.Binding on lambdas at start-up).
+     */
+    private final class PlannedWrite implements Runnable {
+        private final ByteBuffer buf;
+        private final long sector;
+        private final Runs runs;
+
+        PlannedWrite(ByteBuffer buf, long sector, Runs runs) {
+            this.buf = buf;
+            this.sector = sector;
+            this.runs = runs;
+        }
+
+        @Override
+        public void run() {
+            write(buf, sector, runs);
+        }
     }
 
     private void write(ByteBuffer buf, long sector, Runs runs) {

@@ -32,6 +32,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /** Copies concatenated sources into a target image as qemu-img convert does. */
 public final class ConvertOperation {
@@ -63,7 +64,14 @@ public final class ConvertOperation {
         this.salvage = salvage;
         this.throttle = settings.rateLimit() > 0 ? new WriteThrottle(settings.rateLimit()) : WriteThrottle.NONE;
         this.offload = settings.copyOffload() ? new CopyOffload(this.sources, target) : null;
-        this.ordered = settings.inOrder() ? new OrderedWrites(this::fail) : null;
+        // Anonymous classes here and for the workers below, not method references: each convert
+        // would link them at start-up (see HostFiles.Binding).
+        this.ordered = settings.inOrder() ? new OrderedWrites(new Consumer<RuntimeException>() {
+            @Override
+            public void accept(RuntimeException e) {
+                fail(e);
+            }
+        }) : null;
     }
 
     /** Total size of {@code sources} concatenated: the size of the target qemu-img creates. */
@@ -103,8 +111,14 @@ public final class ConvertOperation {
         }
         int workers = settings.salvage() ? 1 : Math.max(1, settings.workers());
         List<Thread> threads = new ArrayList<>();
+        Runnable worker = new Runnable() {
+            @Override
+            public void run() {
+                work();
+            }
+        };
         for (int i = 0; i < workers - 1; i++) {
-            Thread t = new Thread(this::work, "convert-" + i);
+            Thread t = new Thread(worker, "convert-" + i);
             t.setDaemon(true);
             t.start();
             threads.add(t);

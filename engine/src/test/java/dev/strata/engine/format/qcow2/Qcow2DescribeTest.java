@@ -127,9 +127,13 @@ class Qcow2DescribeTest {
         String create = "qemu-img create -q -f qcow2 --object secret,id=sec0,data=abc -o "
                 + "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,cluster_size=64k img.qcow2 1M";
         QemuTool.Result r = null;
-        for (int attempt = 0; attempt < 5; attempt++) {
+        for (int attempt = 0; attempt < 20; attempt++) {
             // LUKS key derivation benchmarks CPU time, which now and then fails on a loaded machine
-            // ("Unable to get accurate CPU usage"): try again on exactly that failure.
+            // ("Unable to get accurate CPU usage"), sometimes several times running: try again,
+            // after a pause, on exactly that failure.
+            if (attempt > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
+            }
             r = QemuTool.sh(dir, create);
             if (r.exitCode() == 0 || !r.stderr().contains("Unable to get accurate CPU usage")) {
                 break;

@@ -194,13 +194,15 @@ class Qcow2CheckerSpecialCasesTest {
     void luksHeaderClustersAreCounted() throws IOException {
         Path base = dir.resolve("luks.base");
         // qemu's PBKDF benchmark fails now and then ("Unable to get accurate CPU usage") when the
-        // thread CPU clock is too coarse for its first round: try again, on exactly that failure.
+        // thread CPU clock is too coarse for its first round: try again, on exactly that failure,
+        // after a pause (it has failed five times running on a busy host).
         java.util.List<String> create = java.util.List.of("qemu-img", "create", "-f", "qcow2", "--object",
                 "secret,id=sec0,data=abc", "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10",
                 base.toString(), "1M");
         Object[] made = QemuCheck.tool(dir, create);
-        for (int i = 0; i < 4 && (int) made[2] != 0 && ((String) made[1]).contains("Unable to get accurate CPU usage");
+        for (int i = 0; i < 19 && (int) made[2] != 0 && ((String) made[1]).contains("Unable to get accurate CPU usage");
                 i++) {
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
             made = QemuCheck.tool(dir, create);
         }
         if ((int) made[2] != 0) {
