@@ -65,6 +65,13 @@ final class Qcow2RefcountWriter {
     private final int blockBits;
     private final long blockEntries;
     private final Map<Long, byte[]> blocks = new HashMap<>();
+    /**
+     * The block {@link #block} returned last and its offset (-1: none). Consecutive lookups
+     * mostly stay in one block (a free-cluster search walks it entry by entry), and the map
+     * boxes its key at every lookup. Forgotten wherever {@link #blocks} changes.
+     */
+    private long lastBlockOffset = -1;
+    private byte[] lastBlock;
     private long[] table;
     private long tableOffset;
     private long freeClusterIndex;
@@ -434,6 +441,7 @@ final class Qcow2RefcountWriter {
             update(newBlock, clusterSize, 1, false);
         }
         blocks.put(newBlock, b);
+        forgetLastBlock();
         file.write(ByteBuffer.wrap(b), newBlock);
         writeDirty();
         barrier.run();
@@ -493,6 +501,7 @@ final class Qcow2RefcountWriter {
             } else {
                 b = new byte[(int) clusterSize];
                 blocks.put(blockOffset, b);
+                forgetLastBlock();
                 newTable[(int) i] = blockOffset;
                 blockOffset += clusterSize;
             }
@@ -584,6 +593,7 @@ final class Qcow2RefcountWriter {
                 free(offset, clusterSize);
                 table[i] = 0;
                 blocks.remove(offset);
+                forgetLastBlock();
                 file.punchHole(offset, clusterSize);
             }
         }
@@ -609,6 +619,9 @@ final class Qcow2RefcountWriter {
     }
 
     private byte[] block(long blockOffset, long tableIndex) {
+        if (blockOffset == lastBlockOffset) {
+            return lastBlock;
+        }
         byte[] b = blocks.get(blockOffset);
         if (b == null) {
             if ((blockOffset & (clusterSize - 1)) != 0) {
@@ -618,18 +631,30 @@ final class Qcow2RefcountWriter {
             b = HostReads.bytes(file, blockOffset, (int) clusterSize);
             blocks.put(blockOffset, b);
         }
+        lastBlockOffset = blockOffset;
+        lastBlock = b;
         return b;
     }
 
+    private void forgetLastBlock() {
+        lastBlockOffset = -1;
+        lastBlock = null;
+    }
+
+    /*
+     * Entries are decoded from the bytes (big-endian) rather than through ByteBuffer.wrap: the
+     * launcher runs C1 only, which does not remove the wrapper's allocation, and every refcount
+     * read or change (a free-cluster search: one per cluster) would allocate one.
+     */
+
     private long entry(byte[] b, long index) {
-        ByteBuffer w = ByteBuffer.wrap(b);
         switch (refcountBits) {
             case 64:
-                return w.getLong((int) index * 8);
+                return bigEndian(b, (int) index * 8, 8);
             case 32:
-                return w.getInt((int) index * 4) & 0xffffffffL;
+                return bigEndian(b, (int) index * 4, 4);
             case 16:
-                return w.getShort((int) index * 2) & 0xffff;
+                return bigEndian(b, (int) index * 2, 2);
             case 8:
                 return b[(int) index] & 0xff;
             default: {
@@ -640,17 +665,33 @@ final class Qcow2RefcountWriter {
         }
     }
 
+    /** The unsigned big-endian number in {@code b[at, at+bytes)}. */
+    private static long bigEndian(byte[] b, int at, int bytes) {
+        long v = 0;
+        for (int i = 0; i < bytes; i++) {
+            v = v << 8 | (b[at + i] & 0xff);
+        }
+        return v;
+    }
+
+    /** Stores the low {@code bytes} bytes of {@code value} big-endian at {@code b[at]}. */
+    private static void putBigEndian(byte[] b, int at, int bytes, long value) {
+        for (int i = bytes - 1; i >= 0; i--) {
+            b[at + i] = (byte) value;
+            value >>>= 8;
+        }
+    }
+
     private void setEntry(byte[] b, long index, long value) {
-        ByteBuffer w = ByteBuffer.wrap(b);
         switch (refcountBits) {
             case 64:
-                w.putLong((int) index * 8, value);
+                putBigEndian(b, (int) index * 8, 8, value);
                 break;
             case 32:
-                w.putInt((int) index * 4, (int) value);
+                putBigEndian(b, (int) index * 4, 4, value);
                 break;
             case 16:
-                w.putShort((int) index * 2, (short) value);
+                putBigEndian(b, (int) index * 2, 2, value);
                 break;
             case 8:
                 b[(int) index] = (byte) value;
