@@ -36,6 +36,9 @@ import java.util.function.Consumer;
 
 /** Copies concatenated sources into a target image as qemu-img convert does. */
 public final class ConvertOperation {
+    /** Sectors of the smallest buffer a worker allocates (64 KiB). */
+    private static final int MIN_BUFFER_SECTORS = 128;
+
     private final ConvertSources sources;
     private final Image target;
     private final ConvertSettings settings;
@@ -145,8 +148,7 @@ public final class ConvertOperation {
         while (sector < total) {
             int n = chunker.next(sector);
             ConvertChunker.Status st = chunker.status();
-            if (st == ConvertChunker.Status.DATA
-                    || (settings.minSparseSectors() == 0 && st == ConvertChunker.Status.ZERO)) {
+            if (writesBytes(st)) {
                 allocatedSectors += n;
             }
             sector += n;
@@ -172,13 +174,12 @@ public final class ConvertOperation {
                     return;
                 }
                 status = chunker.status();
-                if (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO) {
+                if (zeroAsData(status)) {
                     n = Math.min(n, settings.bufferSectors());
                 }
                 sector = nextSector;
                 nextSector += n;
-                if (status == ConvertChunker.Status.DATA
-                        || (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO)) {
+                if (writesBytes(status)) {
                     allocatedDone += n;
                     if (allocatedSectors > 0) {
                         progress.reached(100.0 * allocatedDone / allocatedSectors);
@@ -212,21 +213,26 @@ public final class ConvertOperation {
         }
     }
 
-    /** Sectors of the smallest buffer a worker allocates (64 KiB). */
-    private static final int MIN_BUFFER_SECTORS = 128;
+    /** Whether a chunk of this status is a zero chunk written as data (-S 0: no zero detection). */
+    private boolean zeroAsData(ConvertChunker.Status status) {
+        return settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO;
+    }
+
+    /** Whether a chunk's bytes are written: data, or zeros written as data (counted for progress). */
+    private boolean writesBytes(ConvertChunker.Status status) {
+        return status == ConvertChunker.Status.DATA || zeroAsData(status);
+    }
 
     /**
      * The worker's buffer for a chunk of {@code n} sectors: {@code buf} when the chunk reads no
      * bytes (a hole, zeros not written as data) or fits in it, else a new one of the next power
-     * of two up to the largest chunk (qemu's buffer size, -S's 4096 sectors at most). A worker
+     * of two, 64 KiB at least and the largest chunk (qemu's 2 MiB buf_sectors) at most. A worker
      * starts with none and grows it as its chunks need, rather than allocating the largest at
      * once: allocateDirect zeroes and faults in every page at the start of the copy (about
      * 0.5 ms per MiB on a 2-CPU VM), and a sparse image's data chunks are often smaller.
      */
     private ByteBuffer bufferFor(ByteBuffer buf, int n, ConvertChunker.Status status) {
-        boolean readsBytes = status == ConvertChunker.Status.DATA
-                || (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO);
-        if (!readsBytes || (buf != null && buf.capacity() >= n * ZeroScan.SECTOR)) {
+        if (!writesBytes(status) || (buf != null && buf.capacity() >= n * ZeroScan.SECTOR)) {
             return buf;
         }
         int sectors = Math.max(MIN_BUFFER_SECTORS, Integer.highestOneBit(Math.max(1, n - 1)) << 1);
@@ -241,8 +247,7 @@ public final class ConvertOperation {
      * tries copy_range first.
      */
     private Runnable prepare(ByteBuffer buf, ChunkWriter writer, long sector, int n, ConvertChunker.Status status) {
-        boolean zeroAsData = settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO;
-        ConvertChunker.Status written = zeroAsData ? ConvertChunker.Status.DATA : status;
+        ConvertChunker.Status written = zeroAsData(status) ? ConvertChunker.Status.DATA : status;
         if (status == ConvertChunker.Status.DATA && offload != null && offload.enabled()) {
             return () -> {
                 if (!offload.copy(sector, n, buf)) {
@@ -260,7 +265,7 @@ public final class ConvertOperation {
         if (status == ConvertChunker.Status.DATA) {
             buf.clear().limit(n * ZeroScan.SECTOR);
             read(buf, sector);
-        } else if (settings.minSparseSectors() == 0 && status == ConvertChunker.Status.ZERO) {
+        } else if (zeroAsData(status)) {
             buf.clear().limit(n * ZeroScan.SECTOR);
             clear(buf);
         }
