@@ -128,6 +128,9 @@ final class Qcow2ClusterMapper {
      * host cluster. Returns -(i + 1) when entry index + i is invalid.
      */
     private int countContiguous(Qcow2L2Slice slice, int index, int scIndex, int nbClusters) {
+        if (!extended) {
+            return countContiguousClusters(slice, index, nbClusters);
+        }
         int count = 0;
         Qcow2SubclusterType expected = null;
         long expectedOffset = 0;
@@ -159,6 +162,36 @@ final class Qcow2ClusterMapper {
             if (firstSc + run < subclustersPerCluster) {
                 break;
             }
+        }
+        return count;
+    }
+
+    /**
+     * {@link #countContiguous} for standard (64-bit) entries, where a subcluster is the whole
+     * cluster and no entry is invalid: the same answer, decoded from the words in place (this
+     * loop runs once per cluster of every block-status query, mostly before it is compiled).
+     */
+    private int countContiguousClusters(Qcow2L2Slice slice, int index, int nbClusters) {
+        long first = slice.word(index);
+        Qcow2SubclusterType type = Qcow2L2Entry.clusterType(first, false, dataFile);
+        if (type == Qcow2SubclusterType.COMPRESSED) {
+            return 1;
+        }
+        boolean checkOffset = type.hasHostCluster();
+        long expectedOffset = first & Qcow2L2Entry.OFFSET_MASK;
+        int count = 1;
+        while (count < nbClusters) {
+            long word = slice.word(index + count);
+            if (Qcow2L2Entry.clusterType(word, false, dataFile) != type) {
+                break;
+            }
+            if (checkOffset) {
+                expectedOffset += clusterSize;
+                if ((word & Qcow2L2Entry.OFFSET_MASK) != expectedOffset) {
+                    break;
+                }
+            }
+            count++;
         }
         return count;
     }

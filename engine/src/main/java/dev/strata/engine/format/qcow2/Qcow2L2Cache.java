@@ -127,7 +127,8 @@ final class Qcow2L2Cache {
         }
 
         synchronized Qcow2L2Slice get(long key) {
-            Qcow2L2Slice words = pinned.get(key);
+            // Pinned slices exist only while a writer holds unwritten L2 entries.
+            Qcow2L2Slice words = pinned.isEmpty() ? null : pinned.get(key);
             return words != null ? words : map.get(key);
         }
 

@@ -108,14 +108,24 @@ public record Qcow2L2Entry(long entry, long bitmap) {
      *                         OFLAG_COPIED is then a real cluster)
      */
     public Qcow2SubclusterType clusterType(boolean extendedL2, boolean externalDataFile) {
-        if (isCompressed()) {
+        return clusterType(entry, extendedL2, externalDataFile);
+    }
+
+    /**
+     * {@link #clusterType(boolean, boolean)} of the descriptor {@code entry}, without an entry
+     * object: scans over many entries call this once per entry, and before the JIT has compiled
+     * them (the first block-status pass of every command) each call and allocation counts.
+     */
+    static Qcow2SubclusterType clusterType(long entry, boolean extendedL2, boolean externalDataFile) {
+        if ((entry & OFLAG_COMPRESSED) != 0) {
             return Qcow2SubclusterType.COMPRESSED;
         }
+        long offset = entry & OFFSET_MASK;
         if ((entry & OFLAG_ZERO) != 0 && !extendedL2) {
-            return hostOffset() != 0 ? Qcow2SubclusterType.ZERO_ALLOC : Qcow2SubclusterType.ZERO_PLAIN;
+            return offset != 0 ? Qcow2SubclusterType.ZERO_ALLOC : Qcow2SubclusterType.ZERO_PLAIN;
         }
-        if (hostOffset() == 0) {
-            return externalDataFile && isCopied() ? Qcow2SubclusterType.NORMAL
+        if (offset == 0) {
+            return externalDataFile && (entry & OFLAG_COPIED) != 0 ? Qcow2SubclusterType.NORMAL
                     : Qcow2SubclusterType.UNALLOCATED_PLAIN;
         }
         return Qcow2SubclusterType.NORMAL;
