@@ -41,6 +41,12 @@ class Qcow2CompareWithQemuTest {
                         + "-c 'write -P 0x11 0 100k' -c 'write -P 0x22 1M 64k' -c 'write -z 2M 128k' "
                         + "-c 'write -P 0x33 3M 128k' -c 'write -z 3M 64k' -c 'write -z -u 3136k 64k' "
                         + "-c 'discard 1M 32k' -c 'write -P 0x44 4000k 96k' img.qcow2"),
+                // Guest-adjacent clusters allocated out of order (host runs break where guest runs
+                // do not), next to allocated zero clusters: the run lengths of standard entries.
+                Arguments.of("host-order", "qemu-img create -q -f qcow2 img.qcow2 1M && qemu-io "
+                        + "-c 'write -P 1 128k 128k' -c 'write -P 2 0 128k' -c 'write -P 3 384k 64k' "
+                        + "-c 'write -P 4 256k 64k' -c 'write -P 5 512k 192k' -c 'write -z 576k 128k' "
+                        + "-c 'write -P 6 704k 64k' img.qcow2"),
                 Arguments.of("v2", "qemu-img create -q -f qcow2 -o compat=0.10 img.qcow2 3M && qemu-io "
                         + "-c 'write -P 0x11 4k 100k' -c 'write -z 1M 128k' -c 'write -P 0x12 2M 64k' "
                         + "-c 'discard 2M 64k' img.qcow2"),
