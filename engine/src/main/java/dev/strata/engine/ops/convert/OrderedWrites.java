@@ -15,8 +15,7 @@ package dev.strata.engine.ops.convert;
  * turn (skip): the writer passes over it, and nobody has a wake-up to pay for it.
  */
 
-import java.util.HashMap;
-import java.util.Map;
+import java.util.Arrays;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -31,7 +30,7 @@ import java.util.function.Consumer;
 final class OrderedWrites {
     private final ReentrantLock lock = new ReentrantLock();
     /** Read chunks waiting for their turn, by first sector. */
-    private final Map<Long, Ticket> ready = new HashMap<>();
+    private final Waiting ready = new Waiting();
     private final Consumer<RuntimeException> onFailure;
     private long writtenUpTo;
     private boolean writing;
@@ -55,7 +54,7 @@ final class OrderedWrites {
         lock.lock();
         try {
             if (writing || writtenUpTo != sector) {
-                ready.put(sector, mine);
+                ready.add(mine);
                 while (mine.outcome == Outcome.PENDING && !aborted) {
                     mine.done.awaitUninterruptibly();
                 }
@@ -90,7 +89,7 @@ final class OrderedWrites {
                 return;
             }
             if (writing || writtenUpTo != sector) {
-                ready.put(sector, mine);
+                ready.add(mine);
                 return;
             }
             writtenUpTo = sector + n;
@@ -110,7 +109,7 @@ final class OrderedWrites {
     boolean waits(long sector) {
         lock.lock();
         try {
-            return ready.containsKey(sector);
+            return ready.has(sector);
         } finally {
             lock.unlock();
         }
@@ -121,11 +120,7 @@ final class OrderedWrites {
         lock.lock();
         try {
             aborted = true;
-            for (Ticket t : ready.values()) {
-                if (t.done != null) {
-                    t.done.signal();
-                }
-            }
+            ready.signalAll();
         } finally {
             lock.unlock();
         }
@@ -179,6 +174,55 @@ final class OrderedWrites {
     }
 
     private enum Outcome { PENDING, WRITTEN, FAILED }
+
+    /**
+     * The tickets waiting for their turn: at most one per worker, so a few, searched in place.
+     * Not a HashMap: the first sectors of a convert's chunks are multiples of the chunk size, and
+     * Long's hash of such numbers sends a run of consecutive chunks to the same bin, which
+     * HashMap then turns into a tree (and the JIT compiles TreeNode's code for it).
+     */
+    private static final class Waiting {
+        private Ticket[] tickets = new Ticket[8];
+        private int count;
+
+        void add(Ticket t) {
+            if (count == tickets.length) {
+                tickets = Arrays.copyOf(tickets, count * 2);
+            }
+            tickets[count++] = t;
+        }
+
+        /** Removes and returns the ticket of the chunk starting at {@code sector}, or null. */
+        Ticket remove(long sector) {
+            for (int i = 0; i < count; i++) {
+                Ticket t = tickets[i];
+                if (t.sector == sector) {
+                    tickets[i] = tickets[--count];
+                    tickets[count] = null;
+                    return t;
+                }
+            }
+            return null;
+        }
+
+        boolean has(long sector) {
+            for (int i = 0; i < count; i++) {
+                if (tickets[i].sector == sector) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Wakes the submitter of every waiting ticket that has one. */
+        void signalAll() {
+            for (int i = 0; i < count; i++) {
+                if (tickets[i].done != null) {
+                    tickets[i].done.signal();
+                }
+            }
+        }
+    }
 
     /** One chunk's write and what became of it (guarded by the lock). */
     private static final class Ticket {
