@@ -89,6 +89,19 @@ class BadInputTest {
         assertHandled(1, "check", "--output=json", img.name());
     }
 
+    /** measure -O qcow2 walks the block status of the whole image (qemu's "Unable to get block status"). */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.strata.it.Corpus#bad")
+    void measure(BadImage img) {
+        assertHandled(1, "measure", "-O", "qcow2", img.name());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.strata.it.Corpus#bad")
+    void measureRawJson(BadImage img) {
+        assertHandled(1, "measure", "--output=json", "-O", "raw", img.name());
+    }
+
     /** compare reads every byte: garbage compressed data and bad data offsets show up here. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.strata.it.Corpus#bad")

@@ -125,12 +125,21 @@ public final class MeasureOperation {
      * Bytes of target clusters that hold data of {@code source}: qemu's walk, where a range that
      * is allocated data (not zero) is extended to the end of its cluster and counted from the
      * cluster's start.
+     *
+     * @throws StrataException "Unable to get block status: " and the errno's text when the walk
+     *         fails (corrupt metadata reads as EIO), as qemu words it
      */
     static long dataClusterBytes(Image source, long size, long clusterSize) {
         long required = 0;
         long offset = 0;
         while (offset < size) {
-            Extent e = source.blockStatusAt(offset, size - offset);
+            Extent e;
+            try {
+                e = source.blockStatusAt(offset, size - offset);
+            } catch (StrataException failure) {
+                throw new StrataException(failure.kind(), "Unable to get block status: " + failure.kind().strerror(),
+                        failure);
+            }
             long pnum = e.length();
             if (!e.zero() && e.data() && e.present()) {
                 pnum = roundUp(offset + pnum, clusterSize) - offset;
