@@ -111,7 +111,7 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         out.print(MapJson.header());
         AsciiBuffer pending = new AsciiBuffer(OUTPUT_BATCH + 256);
         try {
-            MapOperation.walkAhead(image, startOffset, maxLength, new MapOperation.Sink() {
+            MapOperation.walkAhead(image, startOffset, maxLength, MapOperation.Refusal.NONE, new MapOperation.Sink() {
                 @Override
                 public boolean entry(Extent e, boolean last) {
                     MapJson.appendEntry(pending, e, last);
@@ -135,7 +135,12 @@ public final class MapCommand implements Callable<Integer>, OptionHook {
         out.print(MapText.header());
         boolean completed;
         try {
-            completed = MapOperation.walkAhead(image, startOffset, maxLength, new MapOperation.Sink() {
+            completed = MapOperation.walkAhead(image, startOffset, maxLength, new MapOperation.Refusal() {
+                @Override
+                public boolean refuses(Extent e, boolean first) {
+                    return MapText.fails(e, first);
+                }
+            }, new MapOperation.Sink() {
                 private boolean first = true;
 
                 @Override

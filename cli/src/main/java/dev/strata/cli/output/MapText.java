@@ -42,21 +42,23 @@ public final class MapText {
      * @param first whether this is the first entry of the walk (qemu never rewrites its flags)
      */
     public static Line entry(Extent e, boolean first) {
-        boolean data = e.data();
-        boolean zero = e.zero();
-        if (!first && (!data || zero)) {
-            data = false;
-            zero = true;
-        }
-        if (data && !e.hasOffset()) {
+        if (fails(e, first)) {
             return new Line.Error();
         }
-        if (data && !zero) {
+        if (e.data() && !e.zero()) {
             return new Line.Print(pad(CFormat.alternateHex(e.start())) + pad(CFormat.alternateHex(e.length()))
                     + pad(CFormat.alternateHex(e.hasOffset() ? e.offset() : 0))
                     + (e.file() == null ? "" : e.file()) + "\n");
         }
         return new Line.Skip();
+    }
+
+    /**
+     * Whether {@link #entry} is an {@link Line.Error} for this entry: data (which, after the first
+     * entry, qemu-img only keeps when it is not also zero) that has no offset in a file.
+     */
+    public static boolean fails(Extent e, boolean first) {
+        return e.data() && (first || !e.zero()) && !e.hasOffset();
     }
 
     private static String pad(String s) {

@@ -34,6 +34,30 @@ public final class MapOperation {
         boolean entry(Extent entry, boolean last);
     }
 
+    /**
+     * Tells the walking thread of {@link #walkAhead} which entry its sink will refuse, so that
+     * the walk stops there, as the plain walk does, instead of running on ahead: qemu-img stops
+     * querying block status at that entry, and a query past it could meet corrupt metadata
+     * qemu-img never reads (and print a corruption event qemu-img does not).
+     */
+    @FunctionalInterface
+    public interface Refusal {
+        /** Never refuses. */
+        Refusal NONE = new Refusal() {
+            @Override
+            public boolean refuses(Extent entry, boolean first) {
+                return false;
+            }
+        };
+
+        /**
+         * Whether the sink will return false for {@code entry}.
+         *
+         * @param first whether it is the first entry of the walk
+         */
+        boolean refuses(Extent entry, boolean first);
+    }
+
     private MapOperation() {
     }
 
@@ -75,17 +99,22 @@ public final class MapOperation {
      * {@code sink}, so that computing entries and printing them overlap (a large map spends
      * about as long in each). The sink sees exactly the entries, order and {@code last} flags of
      * {@link #walk}, on the calling thread; a failure of the walk is rethrown on the calling
-     * thread after the entries before it were delivered.
+     * thread after the entries before it were delivered. The walk queries no block status past
+     * an entry that {@code refusal} says the sink refuses.
      */
-    public static boolean walkAhead(Image image, long start, long maxLength, Sink sink) {
+    public static boolean walkAhead(Image image, long start, long maxLength, Refusal refusal, Sink sink) {
         BlockingQueue<Object> queue = new ArrayBlockingQueue<>(64);
-        Thread producer = new AheadWalk(image, start, maxLength, queue);
+        Thread producer = new AheadWalk(image, start, maxLength, refusal, queue);
         producer.start();
         try {
             while (true) {
                 Object item = take(queue);
                 if (item instanceof Last l) {
                     return deliver(sink, l.entries(), true);
+                }
+                if (item instanceof Refused r) {
+                    deliver(sink, r.entries(), false);
+                    return false;
                 }
                 if (item instanceof Failed f) {
                     if (!deliver(sink, f.entries(), false)) {
@@ -111,22 +140,25 @@ public final class MapOperation {
 
     /**
      * The producer of {@link #walkAhead}: walks on its own thread and queues the entries in
-     * batches, then a {@link Last} or a {@link Failed}. A class rather than lambdas: map is a
+     * batches, then a {@link Last}, a {@link Refused} or a {@link Failed}. A class rather than lambdas: map is a
      * short command whose start-up counts (see StartupLambdaTest in the integration tests).
      */
     private static final class AheadWalk extends Thread implements Sink {
         private final Image image;
         private final long start;
         private final long maxLength;
+        private final Refusal refusal;
         private final BlockingQueue<Object> queue;
         private final List<Extent> batch = new ArrayList<>(BATCH);
+        private boolean first = true;
 
-        AheadWalk(Image image, long start, long maxLength, BlockingQueue<Object> queue) {
+        AheadWalk(Image image, long start, long maxLength, Refusal refusal, BlockingQueue<Object> queue) {
             super("map-walk");
             setDaemon(true);
             this.image = image;
             this.start = start;
             this.maxLength = maxLength;
+            this.refusal = refusal;
             this.queue = queue;
         }
 
@@ -142,6 +174,13 @@ public final class MapOperation {
         @Override
         public boolean entry(Extent e, boolean last) {
             batch.add(e);
+            boolean refused = refusal.refuses(e, first);
+            first = false;
+            if (refused) {
+                put(queue, new Refused(List.copyOf(batch)));
+                batch.clear();
+                return false;
+            }
             if (last) {
                 put(queue, new Last(List.copyOf(batch)));
                 batch.clear();
@@ -154,6 +193,10 @@ public final class MapOperation {
     }
 
     private record Last(List<Extent> entries) {
+    }
+
+    /** The entries up to one the sink refuses (the last of them); the walk stopped there. */
+    private record Refused(List<Extent> entries) {
     }
 
     private record Failed(List<Extent> entries, Throwable error) {

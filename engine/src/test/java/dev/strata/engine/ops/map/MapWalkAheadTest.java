@@ -43,7 +43,7 @@ class MapWalkAheadTest {
             List<Seen> plain = new ArrayList<>();
             List<Seen> ahead = new ArrayList<>();
             assertTrue(MapOperation.walk(img, 0, MapOperation.NO_LIMIT, (e, last) -> plain.add(new Seen(e, last))));
-            assertTrue(MapOperation.walkAhead(img, 0, MapOperation.NO_LIMIT, (e, last) -> ahead.add(new Seen(e, last))));
+            assertTrue(MapOperation.walkAhead(img, 0, MapOperation.NO_LIMIT, MapOperation.Refusal.NONE, (e, last) -> ahead.add(new Seen(e, last))));
             assertTrue(plain.size() > 5000, "entries: " + plain.size());
             assertEquals(plain, ahead);
         }
@@ -53,7 +53,7 @@ class MapWalkAheadTest {
     void aSinkThatStopsEndsTheWalk() throws Exception {
         try (Image img = islands()) {
             List<Extent> got = new ArrayList<>();
-            assertFalse(MapOperation.walkAhead(img, 0, MapOperation.NO_LIMIT, (e, last) -> {
+            assertFalse(MapOperation.walkAhead(img, 0, MapOperation.NO_LIMIT, MapOperation.Refusal.NONE, (e, last) -> {
                 got.add(e);
                 return got.size() < 1500;
             }));
@@ -65,7 +65,7 @@ class MapWalkAheadTest {
     void anEmptyRangeStillGivesQemusSingleEntry() throws Exception {
         try (Image img = islands()) {
             List<Seen> ahead = new ArrayList<>();
-            MapOperation.walkAhead(img, img.size(), MapOperation.NO_LIMIT, (e, last) -> ahead.add(new Seen(e, last)));
+            MapOperation.walkAhead(img, img.size(), MapOperation.NO_LIMIT, MapOperation.Refusal.NONE, (e, last) -> ahead.add(new Seen(e, last)));
             assertEquals(1, ahead.size());
             assertTrue(ahead.get(0).last());
             assertEquals(0, ahead.get(0).extent().length());
