@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * {@code strata-img snapshot} (and {@code convert -l}) against real qemu-img 7.2 on twins. A set
  * of images is made once with the real qemu-img/qemu-io (data, zero and compressed clusters,
  * backing file, extended L2, 512 B and 2 MiB clusters, v2, several and duplicate snapshots, a
- * resized image, refcount_bits=1, raw, external data file, and two damaged snapshot tables).
+ * resized image, refcount_bits=1 and 2 (a refcount overflow), raw, external data file, and two damaged snapshot tables).
  * Each case copies the set into a work directory and runs its steps with qemu-img, sets the
  * directory aside, copies the set again to the same path and runs the steps with strata-img
  * (steps marked "Q:" run real qemu-img on both sides: snapshots strata made, used by qemu).
@@ -57,6 +57,7 @@ class SnapshotParityTest {
         add(c, "base.qcow2", "snapshot -c " + "n".repeat(300) + " base.qcow2", "snapshot -l base.qcow2");
         add(c, "plain.qcow2", "snapshot -c a plain.qcow2", "info plain.qcow2");
         add(c, "v2.qcow2", "snapshot -c a v2.qcow2");
+        add(c, "rc2.qcow2", "snapshot -c a rc2.qcow2", "snapshot -l rc2.qcow2");
         add(c, "ext.qcow2", "snapshot -c a ext.qcow2");
         add(c, "c512.qcow2", "snapshot -c a c512.qcow2");
         add(c, "c2m.qcow2", "snapshot -c a c2m.qcow2");
@@ -233,6 +234,12 @@ class SnapshotParityTest {
         String rc1 = t("rc1.qcow2");
         img("create", "-q", "-f", "qcow2", "-o", "refcount_bits=1", rc1, "1M");
         io(rc1, "write -P 0xa1 0 64k");
+        // refcount_bits=2: the host cluster two compressed clusters share reaches 3 with a
+        // snapshot's first reference and cannot take the second; the data cluster before them
+        // in the same L2 table has already gone to 2 (EINVAL part-way through the walk).
+        String rc2 = t("rc2.qcow2");
+        img("create", "-q", "-f", "qcow2", "-o", "refcount_bits=2", rc2, "1M");
+        io(rc2, "write -P 0xa2 0 64k", "write -c -P 0xa3 64k 64k", "write -c -P 0xa4 128k 64k");
         img("create", "-q", "-f", "raw", t("r.raw"), "1M");
         String df = t("df.qcow2");
         img("create", "-q", "-f", "qcow2", "-o", "data_file=" + t("df.data"), df, "1M");

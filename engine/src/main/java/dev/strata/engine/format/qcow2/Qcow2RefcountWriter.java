@@ -306,7 +306,17 @@ final class Qcow2RefcountWriter {
 
     /** Adds {@code addend} (may be negative) to the refcount of one cluster. */
     void addToCluster(long clusterIndex, long addend) {
-        update(clusterIndex << clusterBits, clusterSize, Math.abs(addend), addend < 0);
+        addToRange(clusterIndex << clusterBits, clusterSize, addend);
+    }
+
+    /**
+     * Adds {@code addend} (may be negative) to the refcount of every cluster that
+     * {@code [offset, offset+bytes)} touches. An increment that would overflow one of them
+     * changes none (EINVAL); a decrement that would go below zero (EINVAL) keeps the clusters
+     * before that one decremented.
+     */
+    void addToRange(long offset, long bytes, long addend) {
+        update(offset, bytes, Math.abs(addend), addend < 0);
     }
 
     /** alloc_clusters_noref: n free clusters from freeClusterIndex on (no refcount change). */
@@ -377,6 +387,15 @@ final class Qcow2RefcountWriter {
                 change(start, done - start, addend, !decrease);
             }
             throw again;
+        } catch (StrataException e) {
+            // A refcount out of range: qemu undoes the clusters it already changed. An increment
+            // is undone here too; a decrement keeps the clusters it freed, whose space the free
+            // listener may already have punched.
+            record(touched);
+            if (!decrease && done > start) {
+                change(start, done - start, addend, true);
+            }
+            throw e;
         }
         record(touched);
     }

@@ -20,9 +20,12 @@ package dev.strata.engine.format.qcow2;
  * qemu works in slices, but the bytes that change are the same.
  *
  * Metadata that qemu treats as fatal corruption here (an unaligned L2 table or cluster offset)
- * fails the walk with qemu's reason through the corruption signal.
+ * fails the walk with qemu's reason through the corruption signal; nothing more is written then
+ * (qemu stops using the image). A refcount that would overflow (or drop below zero) fails the walk
+ * with EINVAL after the entries changed so far have been written back, as qemu's L2 cache does.
  */
 
+import dev.strata.engine.StrataException;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
@@ -72,7 +75,7 @@ final class Qcow2SnapshotRefcounts {
             boolean dirty = updateTable(table, l2Offset, addend);
             long index = l2Offset >>> clusterBits;
             if (addend != 0) {
-                refcounts.addToCluster(index, addend);
+                addRefcount(l2Offset, clusterSize, addend, table, dirty, l2Offset);
             }
             long refcount = refcounts.get(index);
             if (dirty && refcount > 0) {
@@ -103,11 +106,8 @@ final class Qcow2SnapshotRefcounts {
             switch (e.clusterType(extendedL2, false)) {
                 case COMPRESSED -> {
                     if (addend != 0) {
-                        long start = e.compressedHostOffset(clusterBits);
-                        long end = start + e.compressedSize(clusterBits);
-                        for (long c = start >>> clusterBits; c <= (end - 1) >>> clusterBits; c++) {
-                            refcounts.addToCluster(c, addend);
-                        }
+                        addRefcount(e.compressedHostOffset(clusterBits), e.compressedSize(clusterBits), addend,
+                                table, dirty, l2Offset);
                     }
                     refcount = 2;
                 }
@@ -118,11 +118,10 @@ final class Qcow2SnapshotRefcounts {
                                 + " unaligned (L2 offset: 0x" + Long.toHexString(l2Offset) + ", L2 index: 0x"
                                 + Integer.toHexString(j) + ")");
                     }
-                    long index = offset >>> clusterBits;
                     if (addend != 0) {
-                        refcounts.addToCluster(index, addend);
+                        addRefcount(offset, clusterSize, addend, table, dirty, l2Offset);
                     }
-                    refcount = refcounts.get(index);
+                    refcount = refcounts.get(offset >>> clusterBits);
                 }
                 default -> refcount = 0;
             }
@@ -135,5 +134,23 @@ final class Qcow2SnapshotRefcounts {
             }
         }
         return dirty;
+    }
+
+    /**
+     * Adds {@code addend} to the refcount of every cluster {@code [offset, offset+bytes)} touches
+     * (qemu's update_refcount: all or none of them). When that fails (a refcount would overflow
+     * or drop below zero), the entries of {@code table} changed so far are written back first:
+     * qemu changes them in its L2 cache as it goes, and that cache still reaches the disk after
+     * the walk fails, so the entries whose refcount already changed carry the right OFLAG_COPIED.
+     */
+    private void addRefcount(long offset, long bytes, int addend, ByteBuffer table, boolean dirty, long l2Offset) {
+        try {
+            refcounts.addToRange(offset, bytes, addend);
+        } catch (StrataException e) {
+            if (dirty) {
+                file.write(table.clear(), l2Offset);
+            }
+            throw e;
+        }
     }
 }
