@@ -1,6 +1,7 @@
 package dev.strata.it;
 
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -18,6 +19,7 @@ import java.util.stream.Stream;
 import static dev.strata.it.ImageRecipes.deleteTree;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code strata-img snapshot} (and {@code convert -l}) against real qemu-img 7.2 on twins. A set
@@ -315,6 +317,29 @@ class SnapshotParityTest {
             }
         }
         sameImage(QEMU_RESULT.resolve(image), WORK.resolve(image), image.endsWith(".raw") ? "raw" : "qcow2");
+    }
+
+    /**
+     * Snapshot dates as qemu takes them: the wall clock in microseconds (date-nsec a multiple of
+     * 1000). Three snapshots: that all three fall on a whole millisecond is a one in 10^9 chance.
+     */
+    @Test
+    void datesHaveQemusMicrosecondResolution() throws IOException {
+        copyTemplate();
+        String image = WORK.resolve("plain.qcow2").toString();
+        for (String name : List.of("a", "b", "c")) {
+            Tools.Result r = InProcessCli.strataImg("snapshot", "-c", name, image);
+            assertEquals(0, r.exitCode(), r.stderr());
+        }
+        Matcher m = Pattern.compile("\"date-nsec\": (\\d+)")
+                .matcher(Tools.qemuImg("info", "--output=json", image).orFail().stdout());
+        List<Long> nsecs = new ArrayList<>();
+        while (m.find()) {
+            nsecs.add(Long.parseLong(m.group(1)));
+        }
+        assertEquals(3, nsecs.size(), "snapshots listed");
+        assertTrue(nsecs.stream().allMatch(n -> n % 1000 == 0), "whole microseconds: " + nsecs);
+        assertTrue(nsecs.stream().anyMatch(n -> n % 1_000_000 != 0), "finer than milliseconds: " + nsecs);
     }
 
     /** The real tool's view of both results: info, check, map, the active layer and each snapshot. */

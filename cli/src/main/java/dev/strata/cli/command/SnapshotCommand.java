@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.time.Instant;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.List;
@@ -103,7 +104,7 @@ public final class SnapshotCommand implements Callable<Integer>, OptionHook {
         try {
             ImageOpts.Resolved image = ImageOpts.resolve(imageOpts, files.get(0), null);
             snapshots = SnapshotOp.run(image.source(), action, snapshotName, forceShare || image.forceShare(),
-                    System.currentTimeMillis() * 1000, text -> {
+                    nowMicros(), text -> {
                         ctx.err().print(text);
                         ctx.err().flush();
                     }, new StderrCheckListener(ctx));
@@ -137,5 +138,11 @@ public final class SnapshotCommand implements Callable<Integer>, OptionHook {
                     ? "Failed to load snapshot: " + Diagnostics.strerror(e.kind()) : e.getMessage());
             default -> "Could not delete" + quoted + (e.getMessage() == null ? "snapshot not found" : e.getMessage());
         };
+    }
+
+    /** The wall clock in microseconds, qemu's resolution for a snapshot's date (g_get_real_time). */
+    private static long nowMicros() {
+        Instant now = Instant.now();
+        return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
     }
 }
