@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * of images is made once with the real qemu-img/qemu-io (data, zero and compressed clusters,
  * backing file, extended L2, 512 B and 2 MiB clusters, v2, several and duplicate snapshots, a
  * resized image, refcount_bits=1 and 2 (a refcount overflow), raw, external data file, and two damaged snapshot tables).
- * Each case copies the set into a work directory and runs its steps with qemu-img, sets the
+ * Steps include {@code convert -l} and {@code measure -l}. Each case copies the set into a work directory and runs its steps with qemu-img, sets the
  * directory aside, copies the set again to the same path and runs the steps with strata-img
  * (steps marked "Q:" run real qemu-img on both sides: snapshots strata made, used by qemu).
  * Every step's stdout, stderr and exit code must match (dates masked); then every file of the two
@@ -169,6 +169,16 @@ class SnapshotParityTest {
         add(c, "c512.qcow2", "convert -l s1 -O raw c512.qcow2 out.raw");
         add(c, "grown.qcow2", "convert -l s1 -O raw grown.qcow2 out.raw");
         add(c, "r.raw", "convert -l s1 -O raw -f raw r.raw out.raw");
+        // measure -l
+        add(c, "base.qcow2", "measure -l s1 -O qcow2 base.qcow2");
+        add(c, "base.qcow2", "measure --output=json -l snapshot.id=2 -O qcow2 base.qcow2");
+        add(c, "base.qcow2", "measure -l snapshot.name=s2 -O raw base.qcow2");
+        add(c, "base.qcow2", "measure -l snapshot.name=s1,snapshot.id=2 base.qcow2");
+        add(c, "base.qcow2", "measure -l nope -O qcow2 base.qcow2");
+        add(c, "base.qcow2", "measure -l snapshot.bogus=1 base.qcow2");
+        add(c, "grown.qcow2", "measure -l s1 -O qcow2 -o cluster_size=4k grown.qcow2");
+        add(c, "bm.qcow2", "measure -l s1 -O qcow2 bm.qcow2");
+        add(c, "r.raw", "measure -l s1 -f raw r.raw");
         return c.stream();
     }
 

@@ -23,8 +23,8 @@ import java.util.concurrent.Callable;
 /**
  * {@code measure}: qemu-img 7.2's {@code img_measure}. {@code --output}, {@code --size} and
  * {@code -o} are checked as they come; then the argument rules, the source (opened read-only
- * with its chain, before the output format is looked at, as qemu does), the target options and
- * {@link MeasureOperation}. Output is "required size: N" / "fully allocated size: N" /
+ * with its chain, before the output format is looked at, as qemu does; {@code -l} then loads an
+ * internal snapshot into it, as convert's), the target options and {@link MeasureOperation}. Output is "required size: N" / "fully allocated size: N" /
  * "bitmaps size: N", or qemu's JSON of BlockMeasureInfo. A bad option gets glibc's diagnostic,
  * the global help and exit 0 (img_measure's getopt string has no ':' and '?' falls into help()).
  */
@@ -46,6 +46,9 @@ public final class MeasureCommand implements Callable<Integer>, OptionHook, Help
 
     @Option(names = "-l")
     String snapshot;
+
+    /** The snapshot -l names, parsed when the option is met (as convert's -l). */
+    private SnapshotSource snapshotSource;
 
     @Option(names = {"-U", "--force-share"})
     boolean forceShare;
@@ -91,6 +94,9 @@ public final class MeasureCommand implements Callable<Integer>, OptionHook, Help
             case "--size":
                 size = SizeParser.cvtnum(ctx, "image size", value);
                 return size < 0 ? 1 : null;
+            case "-l":
+                snapshotSource = SnapshotSource.parse(ctx, value);
+                return snapshotSource == null ? 1 : null;
             default:
                 return null;
         }
@@ -120,13 +126,9 @@ public final class MeasureCommand implements Callable<Integer>, OptionHook, Help
         try {
             if (fileName != null) {
                 source = Opening.open(ctx, ImageOpts.resolve(imageOpts, fileName, format), forceShare);
-                if (snapshot != null) {
-                    // Reading an internal snapshot's data is not implemented: say which, as qemu-img would fail.
-                    boolean known = source.layers().get(0).driver().describe().snapshots().stream()
-                            .anyMatch(s -> snapshot.equals(s.id()) || snapshot.equals(s.name()));
-                    ctx.error("Failed to load snapshot: " + (known && !snapshot.startsWith("snapshot.")
-                            ? "reading internal snapshot '" + snapshot + "' is not supported"
-                            : "Can't find snapshot"));
+                String loadError = snapshotSource == null ? null : snapshotSource.load(List.of(source));
+                if (loadError != null) {
+                    ctx.error(loadError);
                     return 1;
                 }
             }
