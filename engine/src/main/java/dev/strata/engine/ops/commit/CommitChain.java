@@ -12,18 +12,22 @@ package dev.strata.engine.ops.commit;
  *     down are opened again: the base read-write (a refusal is "Could not open 'BASE': reason",
  *     reported after the job's first progress line as in qemu), what lies under it read-only,
  *     all as reopens (OpenOptions.reopen: no stale-bitmaps warning, no header update again).
- *     The intermediate layers stay read-only.
+ *     The intermediate layers stay read-only. A dirty qcow2 layer under the base fails the
+ *     reopen first ("failed while preparing to reopen image 'NAME'"): qemu cannot mark it clean
+ *     while it stays read-only.
  *
  * Afterwards guestView() reads what the top image shows (through the base's own writer, so the
  * bytes the copy has written are what later reads see), and underBase() is what the base's
  * copy-on-write reads from.
  */
 
+import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.format.BackingReader;
 import dev.strata.engine.format.BackingReference;
 import dev.strata.engine.format.OpenOptions;
 import dev.strata.engine.format.PathNames;
+import dev.strata.engine.format.qcow2.Qcow2Driver;
 import dev.strata.engine.image.ChainOpener;
 import dev.strata.engine.image.Image;
 import dev.strata.engine.image.ImageChain;
@@ -107,6 +111,15 @@ final class CommitChain implements Closeable {
      * @throws StrataException "Could not open 'BASE': reason" when the base cannot be written
      */
     void reopenBase(int index) {
+        for (Layer under : layers.subList(index + 1, layers.size())) {
+            // qemu reopens the base with the nodes under it; those stay read-only, and
+            // qcow2_reopen_prepare first marks each clean, which a dirty one (lazy refcounts
+            // left dirty) cannot be without writing its header.
+            if (under.driver() instanceof Qcow2Driver q && q.header().dirty()) {
+                throw new StrataException(ErrorKind.EPERM,
+                        "failed while preparing to reopen image '" + under.fileName() + "'");
+            }
+        }
         Layer old = layers.get(index);
         String name = old.fileName();
         String format = old.driver().formatName();
