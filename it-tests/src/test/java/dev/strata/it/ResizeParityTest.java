@@ -107,6 +107,23 @@ class ResizeParityTest {
         add(c, "snap.qcow2", "--preallocation=metadata", "snap.qcow2", "+2M");
         add(c, "snap.qcow2", "--preallocation=falloc", "snap.qcow2", "20M");
         add(c, "snap.qcow2", "--preallocation=full", "--shrink", "snap.qcow2", "5M");
+        // a last partial cluster shared with the snapshots: metadata preallocation moves it to a
+        // new cluster with its bytes copied (qemu's copy-on-write), the old one keeps them
+        add(c, "snaptail.qcow2", "--preallocation=metadata", "snaptail.qcow2", "+512");
+        add(c, "snaptail.qcow2", "--preallocation=metadata", "snaptail.qcow2", "+64k");
+        add(c, "snaptail.qcow2", "snaptail.qcow2", "+512");
+        add(c, "snaptail.qcow2", "--preallocation=falloc", "snaptail.qcow2", "+512");
+        // a size that ends inside a cluster: preallocation maps that cluster anew and copies the
+        // head the guest had there (the overlay's from its backing file), as qemu's
+        // copy-on-write does; falloc/full leave the new clusters plain data over a longer backing
+        add(c, "tail.qcow2", "--preallocation=falloc", "tail.qcow2", "+512");
+        add(c, "tail.qcow2", "--preallocation=full", "tail.qcow2", "+64k");
+        add(c, "tail.qcow2", "--preallocation=metadata", "tail.qcow2", "+64k");
+        add(c, "tailover.qcow2", "--preallocation=falloc", "tailover.qcow2", "+64k");
+        add(c, "tailover.qcow2", "--preallocation=full", "tailover.qcow2", "+512");
+        add(c, "tailover.qcow2", "--preallocation=metadata", "tailover.qcow2", "+512");
+        add(c, "tailover.qcow2", "--preallocation=metadata", "tailover.qcow2", "+64k");
+        add(c, "tailover.qcow2", "tailover.qcow2", "+64k");
         add(c, "snap64.qcow2", "snap64.qcow2", "+1G");
         add(c, "snap64.qcow2", "--shrink", "snap64.qcow2", "1M");
         add(c, "v2snap.qcow2", "v2snap.qcow2", "+1M");
@@ -221,6 +238,22 @@ class ResizeParityTest {
         Tools.qemuImg("snapshot", "-c", "s1", snap64).orFail();
         Tools.qemuIo("-c", "write -P 0x92 1M 1M", snap64).orFail();
         Tools.qemuImg("snapshot", "-c", "s2", snap64).orFail();
+        String snaptail = WORK.resolve("snaptail.qcow2").toString();
+        Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", snaptail, "10000").orFail();
+        Tools.qemuIo("-c", "write -P 0x85 0 10000", snaptail).orFail();
+        Tools.qemuImg("snapshot", "-c", "s1", snaptail).orFail();
+        Tools.qemuIo("-c", "write -P 0x86 0 4096", snaptail).orFail();
+        Tools.qemuImg("snapshot", "-c", "s2", snaptail).orFail();
+        String tail = WORK.resolve("tail.qcow2").toString();
+        Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", tail, "10000").orFail();
+        Tools.qemuIo("-c", "write -P 0x87 0 10000", tail).orFail();
+        String tailBack = WORK.resolve("tailback.qcow2").toString();
+        Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", tailBack, "200000").orFail();
+        Tools.qemuIo("-c", "write -P 0x88 0 200000", tailBack).orFail();
+        String tailOver = WORK.resolve("tailover.qcow2").toString();
+        Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", "-b", "tailback.qcow2", "-F", "qcow2",
+                tailOver, "10000").orFail();
+        Tools.qemuIo("-c", "write -P 0x89 0 3000", tailOver).orFail();
         String v2snap = WORK.resolve("v2snap.qcow2").toString();
         Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", "compat=0.10", v2snap, "4M").orFail();
         Tools.qemuIo("-c", "write -P 0x93 0 1M", v2snap).orFail();

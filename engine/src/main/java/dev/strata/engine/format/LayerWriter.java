@@ -75,12 +75,18 @@ public interface LayerWriter {
 
     /**
      * Changes the virtual size. Growing preallocates the new range as asked; shrinking drops
-     * the mappings past the new end.
+     * the mappings past the new end. A cluster that preallocation maps anew keeps what the
+     * guest saw in it outside the new range, read from this layer or from {@code below}.
      *
      * @throws dev.strata.engine.StrataException ENOTSUP with qemu's message where the format
      *         cannot (qcow2 with snapshots or bitmaps, shrinking with preallocation)
      */
-    void resize(long newSize, Preallocation preallocation);
+    void resize(long newSize, Preallocation preallocation, BackingReader below);
+
+    /** {@link #resize(long, Preallocation, BackingReader)} of a layer with nothing below it. */
+    default void resize(long newSize, Preallocation preallocation) {
+        resize(newSize, preallocation, BackingReader.NONE);
+    }
 
     /**
      * Writes out every cached metadata change and, if the cache mode honours flushes, makes all

@@ -665,16 +665,26 @@ final class Qcow2ClusterWriter {
     }
 
     /**
-     * Maps every cluster of [from, to) (inside one L2 table) that has no host cluster yet to a new
-     * one with OFLAG_COPIED (subcluster bitmaps left as they are): the L2 table first, then one contiguous
-     * run of data clusters at {@code host}, or allocated when {@code host} is negative.
+     * Maps clusters of [from, to) (inside one L2 table) to new host clusters with OFLAG_COPIED
+     * (subcluster bitmaps left as they are), the L2 table first: with {@code host} >= 0 every
+     * cluster, to one contiguous run at {@code host} (falloc/full preallocation); with
+     * {@code host} < 0 (metadata preallocation, qcow2_alloc_host_offset) the clusters without a
+     * host cluster and those shared with a snapshot, to clusters allocated here.
+     *
+     * <p>A remapped cluster gets qemu's copy-on-write of what the guest saw outside the range:
+     * the head before {@code from}, and with {@code cowTail} the tail after {@code to}, read from
+     * the old mapping or from {@code below} (a head of zeros is written too, as qemu does). The
+     * old host cluster then loses its reference. With extended L2, metadata preallocation copies
+     * nothing: the bitmaps it leaves untouched keep reading what they read.
      *
      * @return the host offset after the last mapped cluster (0 when none)
      */
-    long mapNewClusters(long from, long to, long host) {
+    long mapNewClusters(long from, long to, long host, BackingReader below, boolean cowTail) {
         long l2Offset = writableL2(from >>> (s.clusterBits + s.l2Bits));
         long first = from >>> s.clusterBits;
         long last = (to - 1) >>> s.clusterBits;
+        boolean allocating = host < 0;
+        boolean cow = !s.externalData && !(allocating && s.extended);
         long hostEnd = 0;
         long c = first;
         while (c <= last) {
@@ -685,8 +695,7 @@ final class Qcow2ClusterWriter {
             Qcow2L2Slice.Edit words = s.l2Cache.slice(sliceOffset).edit();
             int needed = 0;
             for (int k = 0; k < n; k++) {
-                long e = words.word((i0 + k) * s.entryWords);
-                if (host >= 0 || s.externalData || !hasHostData(e)) {
+                if (remaps(words.word((i0 + k) * s.entryWords), allocating)) {
                     needed++;
                 }
             }
@@ -694,36 +703,74 @@ final class Qcow2ClusterWriter {
                 long run;
                 if (s.externalData) {
                     run = c << s.clusterBits;
-                } else if (host >= 0) {
+                } else if (!allocating) {
                     run = host;
                     host += (long) needed << s.clusterBits;
                 } else {
                     run = s.refcounts.allocate((long) needed << s.clusterBits);
                 }
+                List<long[]> replaced = new ArrayList<>();
                 for (int k = 0; k < n; k++) {
                     int w = (i0 + k) * s.entryWords;
-                    if (!(host >= 0 || s.externalData || !hasHostData(words.word(w)))) {
+                    long old = words.word(w);
+                    if (!remaps(old, allocating)) {
                         continue;
                     }
                     long at = s.externalData ? (c + k) << s.clusterBits : run;
+                    long gc = (c + k) << s.clusterBits;
+                    // the file is extended to the end of the last subcluster the range touches
+                    long used = Math.min(to, gc + s.clusterSize) - gc;
+                    long sub = 1L << s.subclusterBits;
+                    hostEnd = Math.max(hostEnd, at + (used + sub - 1) / sub * sub);
+                    if (cow) {
+                        long bitmap = s.extended ? words.word(w + 1) : 0;
+                        if (from > gc) {
+                            copyOld(gc, old, bitmap, 0, (int) (from - gc), at, below);
+                        }
+                        if (cowTail && to < gc + s.clusterSize) {
+                            copyOld(gc, old, bitmap, (int) (to - gc), (int) s.clusterSize, at, below);
+                            hostEnd = Math.max(hostEnd, at + s.clusterSize);
+                        }
+                        if (hasHostData(old)) {
+                            replaced.add(new long[] {old});
+                        }
+                    }
                     words.set(w, at | COPIED);
                     // extended L2: qemu links preallocated clusters with the bitmap untouched
                     // (QCowL2Meta.prealloc), so their subclusters stay unallocated
                     if (!s.externalData) {
                         run += s.clusterSize;
                     }
-                    // the file is extended to the end of the last subcluster the range touches
-                    long gc = (c + k) << s.clusterBits;
-                    long used = Math.min(to, gc + s.clusterSize) - gc;
-                    long sub = 1L << s.subclusterBits;
-                    hostEnd = Math.max(hostEnd, at + (used + sub - 1) / sub * sub);
                 }
                 s.orderingBarrier();
                 s.writeSlice(sliceOffset, words.done(), i0, i0 + n);
+                freeOld(replaced, false);
             }
             c += n;
         }
         return hostEnd;
+    }
+
+    /** Whether {@link #mapNewClusters} gives the cluster of {@code entry} a new host cluster. */
+    private boolean remaps(long entry, boolean allocating) {
+        return !allocating || s.externalData || !hasHostData(entry) || sharedData(entry);
+    }
+
+    /** A data cluster shared with a snapshot: not compressed, not zero, without OFLAG_COPIED. */
+    private boolean sharedData(long entry) {
+        return !s.externalData && !s.extended && (entry & Qcow2L2Entry.OFLAG_COMPRESSED) == 0
+                && (entry & (COPIED | ZERO)) == 0 && (entry & Qcow2L2Entry.OFFSET_MASK) != 0;
+    }
+
+    /**
+     * Copies bytes [a, b) of the guest cluster at {@code gc}, as its old {@code entry} maps them
+     * (or {@code below} where it maps nothing), to the same place in host cluster {@code at}.
+     */
+    private void copyOld(long gc, long entry, long bitmap, int a, int b, long at, BackingReader below) {
+        ByteBuffer buf = ByteBuffer.allocate(b - a);
+        readOld(buf, gc, entry, bitmap, a, below);
+        s.guard.check(at + a, b - a, -1);
+        s.data.write(buf.flip(), at + a);
     }
 
     /** v2 without a backing file: whole clusters become unallocated. */

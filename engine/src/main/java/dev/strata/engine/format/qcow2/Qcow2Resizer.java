@@ -29,6 +29,7 @@ package dev.strata.engine.format.qcow2;
 
 import dev.strata.engine.ErrorKind;
 import dev.strata.engine.StrataException;
+import dev.strata.engine.format.BackingReader;
 import dev.strata.engine.format.Preallocation;
 import dev.strata.engine.storage.Storage;
 
@@ -84,7 +85,7 @@ final class Qcow2Resizer {
     }
 
     /** See {@link dev.strata.engine.format.LayerWriter#resize}. */
-    void resize(long newSize, Preallocation prealloc) {
+    void resize(long newSize, Preallocation prealloc, BackingReader below) {
         if ((newSize & 511) != 0) {
             throw StrataException.invalid("The new size must be a multiple of 512");
         }
@@ -116,11 +117,11 @@ final class Qcow2Resizer {
                 }
                 break;
             case METADATA:
-                preallocateMetadata(oldLength, newSize);
+                preallocateMetadata(oldLength, newSize, below);
                 break;
             case FALLOC:
             case FULL:
-                preallocateData(oldLength, newSize, prealloc);
+                preallocateData(oldLength, newSize, prealloc, below);
                 break;
             default:
                 throw new IllegalStateException();
@@ -196,12 +197,12 @@ final class Qcow2Resizer {
     }
 
     /** preallocate_co with mode metadata: the data file only grows (sparse) to the last cluster. */
-    private void preallocateMetadata(long from, long to) {
+    private void preallocateMetadata(long from, long to, BackingReader below) {
         if (s.externalData) {
             preallocateExternal(from, to, Preallocation.METADATA);
             return;
         }
-        long lastHostEnd = mapPreallocated(from, to);
+        long lastHostEnd = mapPreallocated(from, to, below);
         if (s.data.size() < lastHostEnd) {
             s.data.truncate(lastHostEnd);
         }
@@ -214,7 +215,7 @@ final class Qcow2Resizer {
      * size, it is grown to it with the preallocation asked for (metadata: sparse).
      */
     private void preallocateExternal(long from, long to, Preallocation prealloc) {
-        long lastHostEnd = mapPreallocated(from, to);
+        long lastHostEnd = mapPreallocated(from, to, BackingReader.NONE);
         if (lastHostEnd > to) {
             Storage.writeZeros(s.data, to, lastHostEnd - to);
         }
@@ -240,7 +241,7 @@ final class Qcow2Resizer {
      *
      * @return the end of the last host cluster mapped
      */
-    private long mapPreallocated(long from, long to) {
+    private long mapPreallocated(long from, long to, BackingReader below) {
         long cs = s.clusterSize;
         long pos = from;
         long lastHostEnd = 0;
@@ -248,7 +249,7 @@ final class Qcow2Resizer {
             long tableSpan = cs << s.l2Bits;
             long end = Math.min(to, (pos / tableSpan + 1) * tableSpan);
             end = Math.min(end, (pos & ~(cs - 1)) + ((REQUEST_MAX_BYTES >>> s.clusterBits) << s.clusterBits));
-            long hostEnd = clusters.mapNewClusters(pos, end, -1);
+            long hostEnd = clusters.mapNewClusters(pos, end, -1, below, true);
             lastHostEnd = Math.max(lastHostEnd, hostEnd);
             pos = end;
         }
@@ -256,7 +257,7 @@ final class Qcow2Resizer {
     }
 
     /** The falloc/full branch of qcow2_co_truncate. */
-    private void preallocateData(long oldLength, long newSize, Preallocation prealloc) {
+    private void preallocateData(long oldLength, long newSize, Preallocation prealloc, BackingReader below) {
         long cs = s.clusterSize;
         if (s.externalData) {
             preallocateExternal(oldLength, newSize, prealloc);
@@ -295,7 +296,8 @@ final class Qcow2Resizer {
             long l2Index = (guest >>> s.clusterBits) & ((1L << s.l2Bits) - 1);
             long n = Math.min(remaining, (1L << s.l2Bits) - l2Index);
             long start = guest & ~(cs - 1);
-            clusters.mapNewClusters(start, start + (n << s.clusterBits), host);
+            // the old last cluster, when partial, keeps its head (qemu's cow_start)
+            clusters.mapNewClusters(guest, start + (n << s.clusterBits), host, below, false);
             guest = start + (n << s.clusterBits);
             host += n << s.clusterBits;
             remaining -= n;

@@ -390,14 +390,14 @@ final class Qcow2Writer implements LayerWriter {
     }
 
     @Override
-    public void resize(long newSize, Preallocation preallocation) {
+    public void resize(long newSize, Preallocation preallocation, BackingReader below) {
         usable();
         lock.writeLock().lock();
         try {
             markDirty();
             s.pending.active(false);
             try {
-                resizer.resize(newSize, preallocation);
+                resizer.resize(newSize, preallocation, below);
             } finally {
                 s.pending.active(true);
             }

@@ -68,7 +68,7 @@ final class RawWriter implements LayerWriter {
 
     /** {@inheritDoc} The file is set to exactly {@code newSize} bytes. */
     @Override
-    public void resize(long newSize, Preallocation preallocation) {
+    public void resize(long newSize, Preallocation preallocation, BackingReader below) {
         long old = file.size();
         // Every refusal comes before the file is touched.
         if (newSize < old && preallocation != Preallocation.OFF) {

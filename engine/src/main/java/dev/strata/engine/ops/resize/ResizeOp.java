@@ -112,7 +112,8 @@ public final class ResizeOp {
      * blk_truncate of an open image's top layer {@code top}: the writer's resize, then, when the
      * image grows over a backing chain {@code below} (null: none) longer than its old size, the
      * new range zeroed inside the driver (no dirty bitmap marks it; a partial cluster keeps the
-     * backing bytes, zeros past the backing's end); then flushed.
+     * backing bytes, zeros past the backing's end) unless falloc/full preallocation gave it
+     * clusters of its own; then flushed.
      *
      * @throws StrataException ENOTSUP when the format cannot resize, else the writer's errors
      */
@@ -120,8 +121,11 @@ public final class ResizeOp {
         LayerWriter writer = top.writer().orElseThrow(() -> new StrataException(ErrorKind.ENOTSUP,
                 "Image format driver does not support resize"));
         long current = top.virtualSize();
-        writer.resize(newSize, prealloc);
-        if (below != null && newSize > current && below.size() > current) {
+        writer.resize(newSize, prealloc, below == null ? BackingReader.NONE : reader(below));
+        // falloc/full: the new clusters already read as zeros, and qemu-img 7.2 leaves them
+        // plain data clusters (measured: no zero flags, unlike off and metadata)
+        boolean allocated = prealloc == Preallocation.FALLOC || prealloc == Preallocation.FULL;
+        if (below != null && newSize > current && below.size() > current && !allocated) {
             Runnable zero = () -> writer.writeZeroes(current, newSize - current, false, reader(below));
             if (top instanceof Qcow2Driver q) {
                 q.persistentBitmaps().untracked(zero);
