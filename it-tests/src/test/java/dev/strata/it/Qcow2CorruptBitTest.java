@@ -120,6 +120,28 @@ class Qcow2CorruptBitTest {
         assertEquals(info(qemuRo), roInfo, "qemu-img info after read-only use");
     }
 
+    /**
+     * Where {@code qemu-img map} stops querying block status: the human format fails at the
+     * first entry it cannot place in a file (a compressed cluster), having read one block status
+     * past it and no further. An L2 table pointer corrupted beyond that must go unnoticed (no
+     * corruption event, only the one error line); the JSON format reads on and meets it.
+     * A compressed cluster at {@code compressedAt}, data at 1 GiB (L1 entry 2 with 64 KiB
+     * clusters), and that L1 entry then pointed at an unaligned offset.
+     */
+    @ParameterizedTest(name = "map stops at a compressed cluster at {0}")
+    @ValueSource(strings = {"0", "64k", "511M"})
+    void humanMapStopsWhereQemuStops(String compressedAt) throws Exception {
+        Path img = DIR.resolve("stop-" + compressedAt + ".qcow2");
+        Tools.qemuImg("create", "-q", "-f", "qcow2", img.toString(), "2G").orFail();
+        Tools.qemuIo("-c", "write -P 3 256k 64k", "-c", "write -c -P 5 " + compressedAt + " 64k",
+                "-c", "write -P 7 1G 64k", img.toString()).orFail();
+        try (Qcow2Patcher p = new Qcow2Patcher(img)) {
+            p.putU64(p.l1EntryOffset(2), (1L << 63) | (p.l2TableOffset(2) + 0x200));
+        }
+        Parity.assertSameAsQemu("map", img.toString());
+        Parity.assertSameAsQemu("map", "--output=json", img.toString());
+    }
+
     private static void write(Image image) {
         byte[] b = new byte[65536];
         Arrays.fill(b, (byte) 1);
