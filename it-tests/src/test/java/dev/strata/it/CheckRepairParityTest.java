@@ -1,5 +1,6 @@
 package dev.strata.it;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -17,6 +18,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code strata-img check -r leaks|all} against real {@code qemu-img check -r} on twins. Each
@@ -216,6 +218,36 @@ class CheckRepairParityTest {
         }
         c.add(Arguments.of(any.get(1), new String[] {"check", "-r", "all", "--output=json", IMAGE.toString()}));
         c.add(Arguments.of(any.get(1), new String[] {"check", "-q", "-r", "leaks", IMAGE.toString()}));
+    }
+
+    /**
+     * An L1 entry that places its L2 table inside the header cluster: the repair reads header
+     * bytes as L2 entries, finds one whose OFLAG_COPIED it would fix, and qemu's overlap check
+     * stops the write of that "table": the image is marked corrupt and the check fails (EIO).
+     * Output, exit code and the corrupt bit must match. Not the bytes: the refcount fixes just
+     * before are lost in qemu (its refcount cache is never flushed once the image is corrupt),
+     * strata has written them.
+     */
+    @Test
+    void anL2TableOverTheHeaderStopsTheRepair() throws IOException {
+        Files.createDirectories(DIR);
+        Files.deleteIfExists(IMAGE);
+        Tools.qemuImg("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", IMAGE.toString(), "64M").orFail();
+        Tools.qemuIo("-c", "write -P 1 0 4k", IMAGE.toString()).orFail();
+        try (Qcow2Patcher p = new Qcow2Patcher(IMAGE)) {
+            p.putU64(p.l1EntryOffset(0), (1L << 63) | 0x200);
+        }
+        Files.copy(IMAGE, DAMAGED, StandardCopyOption.REPLACE_EXISTING);
+        String[] args = {"check", "-r", "all", IMAGE.toString()};
+        Tools.Result qemu = Tools.qemuImg(args);
+        Files.move(IMAGE, QEMU_RESULT, StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(DAMAGED, IMAGE);
+        Parity.assertSame(qemu, InProcessCli.strataImg(args));
+        assertEquals(1, qemu.exitCode(), qemu.stderr());
+        for (Path image : List.of(QEMU_RESULT, IMAGE)) {
+            String info = Tools.qemuImg("info", "--output=json", image.toString()).orFail().stdout();
+            assertTrue(info.contains("\"corrupt\": true"), image + ": " + info);
+        }
     }
 
     @ParameterizedTest(name = "{0}: {1}")

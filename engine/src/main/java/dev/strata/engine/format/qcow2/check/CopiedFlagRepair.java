@@ -8,6 +8,10 @@ package dev.strata.engine.format.qcow2.check;
  * after its scan; each repaired entry counts as a fixed corruption, each one left as a corruption.
  * The walk and lookups are those of RefcountComparison.checkCopiedFlags; refcounts are read
  * through a fresh StoredRefcounts, since the refcount repair that runs first changed them.
+ * An L2 table is written back only past qemu's overlap check (its own kind, active L2, left
+ * out): a table an L1 entry places over other metadata (the header, say) makes qemu mark the
+ * image corrupt and fail the check ("ERROR: Could not write L2 table; metadata overlap check
+ * failed: Input/output error").
  */
 
 import dev.strata.engine.format.qcow2.Qcow2Header;
@@ -18,6 +22,7 @@ import dev.strata.engine.ops.check.CheckListener;
 import dev.strata.engine.storage.Storage;
 
 import java.nio.ByteBuffer;
+import java.util.function.Consumer;
 
 /** Checks, and when allowed repairs, OFLAG_COPIED over the active L1 table. */
 final class CopiedFlagRepair {
@@ -27,15 +32,23 @@ final class CopiedFlagRepair {
     private final StoredRefcounts stored;
     private final RepairTally tally;
     private final CheckListener out;
+    private final MetadataOverlap overlap;
+    private final Consumer<String> signalCorruption;
 
+    /**
+     * @param overlap          the metadata qemu's overlap check protects now
+     * @param signalCorruption marks the image corrupt with qemu's reason (once)
+     */
     CopiedFlagRepair(Storage file, Qcow2Header header, long fileLength, StoredRefcounts stored, RepairTally tally,
-                     CheckListener out) {
+                     CheckListener out, MetadataOverlap overlap, Consumer<String> signalCorruption) {
         this.file = file;
         this.header = header;
         this.fileLength = fileLength;
         this.stored = stored;
         this.tally = tally;
         this.out = out;
+        this.overlap = overlap;
+        this.signalCorruption = signalCorruption;
     }
 
     /**
@@ -43,8 +56,9 @@ final class CopiedFlagRepair {
      *
      * @param repair whether wrong flags are rewritten (qemu: always with -r all; with -r leaks
      *               only when nothing else is left wrong)
+     * @throws CheckAbort EIO when an L2 table to rewrite overlaps other metadata
      */
-    void run(boolean repair) {
+    void run(boolean repair) throws CheckAbort {
         int clusterBits = header.clusterBits();
         boolean extendedL2 = header.extendedL2();
         boolean dataFile = header.hasDataFile();
@@ -110,6 +124,14 @@ final class CopiedFlagRepair {
                 }
             }
             if (dirty > 0) {
+                MetadataOverlap.Kind kind = overlap.overlap(l2Offset, header.clusterSize(), true);
+                if (kind != null) {
+                    signalCorruption.accept("Preventing invalid write on metadata (overlaps with "
+                            + kind.qemuName + ")");
+                    out.line("ERROR: Could not write L2 table; metadata overlap check failed: Input/output error");
+                    tally.check.checkErrors++;
+                    throw CheckAbort.io();
+                }
                 table.clear();
                 file.write(table, l2Offset);
                 tally.corruptionsFixed += dirty;

@@ -162,7 +162,9 @@ public final class Qcow2Repair {
         Qcow2Header now = Qcow2Header.parse(file, true);
         boolean repairFlags = mode == RepairMode.ALL
                 || (tally.check.checkErrors == 0 && tally.check.corruptions == 0 && tally.check.leaks == 0);
-        new CopiedFlagRepair(file, now, file.size(), storedRefcounts(now), tally, out).run(repairFlags);
+        StoredRefcounts storedNow = storedRefcounts(now);
+        new CopiedFlagRepair(file, now, file.size(), storedNow, tally, out, overlapOf(snapshots, storedNow),
+                this::signalCorruption).run(repairFlags);
         tally.check.imageEndOffset = (highest + 1) * clusterSize;
         if (mode == RepairMode.ALL && snapshotCheck.corruptions() > 0) {
             new SnapshotTableRewrite(file, snapshotCheck, this::signalCorruption, out, unwritten).run();
